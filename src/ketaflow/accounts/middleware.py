@@ -1,0 +1,36 @@
+"""Per-request access rules for staff pages: build the Actor, force a new password and two-factor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from axes.helpers import get_client_ip_address
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .services import actor_for
+from .two_factor import confirmed_device, two_factor_required
+
+EXEMPT_PREFIXES = ("/static/", "/api/", "/healthz")
+
+
+class StaffAccessMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.actor = None  # type: ignore[attr-defined]
+        user = request.user
+        if request.path.startswith(EXEMPT_PREFIXES) or not user.is_authenticated:
+            return self.get_response(request)
+        allowed = {reverse("accounts:logout"), reverse("accounts:two_factor_setup"),
+                   reverse("accounts:two_factor_verify"), reverse("accounts:password_change")}
+        if request.path not in allowed:
+            if two_factor_required(user) and not user.is_verified():  # type: ignore[union-attr]
+                target = "accounts:two_factor_verify" if confirmed_device(user) else "accounts:two_factor_setup"  # type: ignore[arg-type]
+                return redirect(target)
+            if user.must_change_password:  # type: ignore[union-attr]
+                return redirect("accounts:password_change")
+        request.actor = actor_for(user, ip_address=get_client_ip_address(request))  # type: ignore[arg-type, attr-defined]
+        return self.get_response(request)
