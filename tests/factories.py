@@ -19,13 +19,14 @@ from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 class OrganizationFactory(DjangoModelFactory):
     class Meta:
         model = Organization
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Test Practice {n}")
     slug = factory.Sequence(lambda n: f"test-practice-{n}")
     country = "US"
 
     @factory.post_generation
-    def chain(obj, create, extracted, **kwargs):  # noqa: N805
+    def chain(obj, create, extracted, **kwargs):
         if create:
             AuditChainHead.objects.get_or_create(chain=chain_key(obj.pk))
 
@@ -64,7 +65,7 @@ class UserFactory(DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
 
     @factory.post_generation
-    def saved(obj, create, extracted, **kwargs):  # noqa: N805
+    def saved(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -81,7 +82,7 @@ class StaffFactory(DjangoModelFactory):
     credential = ""
 
     @factory.post_generation
-    def roles(obj, create, extracted, **kwargs):  # noqa: N805
+    def roles(obj, create, extracted, **kwargs):
         roles = extracted or [Role.NURSE]
         if Role.PRESCRIBER in roles and not obj.credential:
             obj.credential, obj.licence_number = Credential.MD, "MD-12345"
@@ -102,7 +103,15 @@ class PatientFactory(DjangoModelFactory):
     date_of_birth = dt.date(1985, 6, 15)
     sex_at_birth = "female"
     phone_mobile = factory.Sequence(lambda n: f"+1503555{n % 100:04d}")
-    search_text = factory.LazyAttribute(lambda o: search_text_for(vars(o) | {"mrn": o.mrn}))
+    search_text = factory.LazyAttribute(
+        lambda o: search_text_for(
+            {
+                "legal_given_name": o.legal_given_name,
+                "legal_family_name": o.legal_family_name,
+                "mrn": o.mrn,
+            }
+        )
+    )
 
 
 class ConditionFactory(DjangoModelFactory):
@@ -140,6 +149,10 @@ class AlertFactory(DjangoModelFactory):
 
 def actor_of(staff: StaffMember, ip: str = "127.0.0.1") -> Actor:
     return Actor(
-        user_id=staff.user_id, username=staff.user.username, organization_id=staff.organization_id,
-        roles=staff.roles, staff_id=staff.pk, ip_address=ip,
+        user_id=staff.user_id,
+        username=staff.user.username,
+        organization_id=staff.organization_id,
+        roles=staff.roles,
+        staff_id=staff.pk,
+        ip_address=ip,
     )

@@ -72,9 +72,16 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 @main.command()
-@click.option("--patients", default=60, show_default=True, type=click.IntRange(0, 2_000_000),
-              help="How many synthetic patients to create.")
-@click.option("--seed", default=2026, show_default=True, type=int, help="Random seed (same seed, same practice).")
+@click.option(
+    "--patients",
+    default=60,
+    show_default=True,
+    type=click.IntRange(0, 2_000_000),
+    help="How many synthetic patients to create.",
+)
+@click.option(
+    "--seed", default=2026, show_default=True, type=int, help="Random seed (same seed, same practice)."
+)
 @click.option("--reset", is_flag=True, help="Start again from an empty demo database.")
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the demo on --host/--port afterwards.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -99,7 +106,7 @@ def demo(patients: int, seed: int, reset: bool, then_serve: bool, host: str, por
             load_demo(patients=patients, seed=seed, progress=bar.update)
     else:
         click.echo("The demo practice is already loaded (use --reset to start again).")
-    click.echo("\nDemo logins (password for every account: %s):" % DEMO_PASSWORD)
+    click.echo(f"\nDemo logins (password for every account: {DEMO_PASSWORD}):")
     for username, description in demo_logins():
         click.echo(f"  {username:<12} {description}")
     if then_serve:
@@ -114,8 +121,9 @@ def demo(patients: int, seed: int, reset: bool, then_serve: bool, host: str, por
 @click.option("--last-name", prompt=True)
 @click.option("--organization", "organization_name", prompt="Organization (practice) name")
 @click.password_option(help="Prompted for when not given.")
-def createadmin(username: str, email: str, first_name: str, last_name: str,
-                organization_name: str, password: str) -> None:
+def createadmin(
+    username: str, email: str, first_name: str, last_name: str, organization_name: str, password: str
+) -> None:
     """Create the first owner of an organization (also the Django admin superuser)."""
     _django()
     from ketaflow.deployment import create_first_owner
@@ -123,13 +131,19 @@ def createadmin(username: str, email: str, first_name: str, last_name: str,
 
     try:
         user = create_first_owner(
-            username=username, email=email, first_name=first_name, last_name=last_name,
-            organization_name=organization_name, password=password,
+            username=username,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            organization_name=organization_name,
+            password=password,
         )
     except ValidationFailed as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Created owner {user.username!r} of {user.organization}. "
-               "Two-factor set-up is asked for at first login.")
+    click.echo(
+        f"Created owner {user.username!r} of {user.organization}. "
+        "Two-factor set-up is asked for at first login."
+    )
 
 
 @main.command()

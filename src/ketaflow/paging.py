@@ -42,7 +42,7 @@ def page_bounds(number: int, size: int) -> tuple[int, int]:
     return (number - 1) * size, size
 
 
-def paginate(queryset, number: int = 1, size: int = DEFAULT_PAGE_SIZE) -> Page:  # type: ignore[no-untyped-def, type-arg]
+def paginate(queryset, number: int = 1, size: int = DEFAULT_PAGE_SIZE) -> Page:
     offset, limit = page_bounds(number, size)
     total = queryset.count()
     items = list(queryset[offset : offset + limit])

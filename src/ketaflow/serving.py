@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
-class KetaflowServer(BaseApplication):  # type: ignore[misc]
+class KetaflowServer(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()
@@ -25,15 +25,17 @@ class KetaflowServer(BaseApplication):  # type: ignore[misc]
 
 
 def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
-    KetaflowServer({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "accesslog": "-",
-        "errorlog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "forwarded_allow_ips": "127.0.0.1",
-    }).run()
+    KetaflowServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": "-",
+            "errorlog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "forwarded_allow_ips": "127.0.0.1",
+        }
+    ).run()

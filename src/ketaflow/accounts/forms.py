@@ -18,10 +18,14 @@ class TokenForm(forms.Form):
         label="6-digit code",
         min_length=6,
         max_length=6,
-        widget=forms.TextInput(attrs={
-            "autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]{6}",
-            "autofocus": True,
-        }),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": "[0-9]{6}",
+                "autofocus": True,
+            }
+        ),
     )
 
     def clean_code(self) -> str:
@@ -36,14 +40,15 @@ class PasswordChangeForm(forms.Form):
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
     new_password = forms.CharField(
-        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 12 characters; not a common password.",
     )
     confirm_password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
-    def __init__(self, user, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, user, *args, **kwargs):
         self.user = user
         super().__init__(*args, **kwargs)
 
@@ -53,8 +58,8 @@ class PasswordChangeForm(forms.Form):
             raise forms.ValidationError("That is not your current password.")
         return value
 
-    def clean(self):  # type: ignore[no-untyped-def]
-        data = super().clean()
+    def clean(self):
+        data = super().clean() or {}
         if data.get("new_password") and data.get("new_password") != data.get("confirm_password"):
             self.add_error("confirm_password", "The two new passwords do not match.")
         return data

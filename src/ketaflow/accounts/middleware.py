@@ -24,13 +24,19 @@ class StaffAccessMiddleware:
         user = request.user
         if request.path.startswith(EXEMPT_PREFIXES) or not user.is_authenticated:
             return self.get_response(request)
-        allowed = {reverse("accounts:logout"), reverse("accounts:two_factor_setup"),
-                   reverse("accounts:two_factor_verify"), reverse("accounts:password_change")}
+        allowed = {
+            reverse("accounts:logout"),
+            reverse("accounts:two_factor_setup"),
+            reverse("accounts:two_factor_verify"),
+            reverse("accounts:password_change"),
+        }
         if request.path not in allowed:
-            if two_factor_required(user) and not user.is_verified():  # type: ignore[union-attr]
-                target = "accounts:two_factor_verify" if confirmed_device(user) else "accounts:two_factor_setup"  # type: ignore[arg-type]
+            if two_factor_required(user) and not user.is_verified():  # type: ignore[attr-defined]
+                target = (
+                    "accounts:two_factor_verify" if confirmed_device(user) else "accounts:two_factor_setup"
+                )
                 return redirect(target)
-            if user.must_change_password:  # type: ignore[union-attr]
+            if user.must_change_password:
                 return redirect("accounts:password_change")
-        request.actor = actor_for(user, ip_address=get_client_ip_address(request))  # type: ignore[arg-type, attr-defined]
+        request.actor = actor_for(user, ip_address=get_client_ip_address(request))  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -34,9 +34,7 @@ class User(AbstractUser):
 class StaffMember(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="staff")
-    credential = models.CharField(
-        max_length=8, blank=True, choices=[(c.value, c.value) for c in Credential]
-    )
+    credential = models.CharField(max_length=8, blank=True, choices=[(c.value, c.value) for c in Credential])
     licence_number = models.CharField(max_length=40, blank=True)
     licence_region = models.CharField("licence state or region", max_length=40, blank=True)
     dea_number = models.CharField("DEA number", max_length=9, blank=True)

@@ -51,26 +51,57 @@ class Permission(StrEnum):
 
 _P = Permission
 _PRACTICE_ADMIN = {
-    _P.VIEW_DEMOGRAPHICS, _P.EDIT_DEMOGRAPHICS, _P.ARCHIVE_PATIENTS, _P.VIEW_SCHEDULE,
-    _P.EDIT_SCHEDULE, _P.MANAGE_STAFF, _P.MANAGE_CLINICS, _P.VIEW_AUDIT,
+    _P.VIEW_DEMOGRAPHICS,
+    _P.EDIT_DEMOGRAPHICS,
+    _P.ARCHIVE_PATIENTS,
+    _P.VIEW_SCHEDULE,
+    _P.EDIT_SCHEDULE,
+    _P.MANAGE_STAFF,
+    _P.MANAGE_CLINICS,
+    _P.VIEW_AUDIT,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(_PRACTICE_ADMIN | {_P.MANAGE_OWNERS}),
     Role.ADMIN: frozenset(_PRACTICE_ADMIN),
-    Role.PRESCRIBER: frozenset({
-        _P.VIEW_DEMOGRAPHICS, _P.EDIT_DEMOGRAPHICS, _P.ARCHIVE_PATIENTS, _P.VIEW_CLINICAL,
-        _P.EDIT_CLINICAL, _P.SIGN_PLANS, _P.SIGN_DOSES, _P.VIEW_SCHEDULE, _P.EDIT_SCHEDULE,
-    }),
-    Role.NURSE: frozenset({
-        _P.VIEW_DEMOGRAPHICS, _P.EDIT_DEMOGRAPHICS, _P.VIEW_CLINICAL, _P.EDIT_CLINICAL,
-        _P.VIEW_SCHEDULE, _P.EDIT_SCHEDULE,
-    }),
-    Role.THERAPIST: frozenset({
-        _P.VIEW_DEMOGRAPHICS, _P.VIEW_CLINICAL, _P.EDIT_CLINICAL, _P.VIEW_SCHEDULE,
-    }),
-    Role.FRONT_DESK: frozenset({
-        _P.VIEW_DEMOGRAPHICS, _P.EDIT_DEMOGRAPHICS, _P.VIEW_SCHEDULE, _P.EDIT_SCHEDULE,
-    }),
+    Role.PRESCRIBER: frozenset(
+        {
+            _P.VIEW_DEMOGRAPHICS,
+            _P.EDIT_DEMOGRAPHICS,
+            _P.ARCHIVE_PATIENTS,
+            _P.VIEW_CLINICAL,
+            _P.EDIT_CLINICAL,
+            _P.SIGN_PLANS,
+            _P.SIGN_DOSES,
+            _P.VIEW_SCHEDULE,
+            _P.EDIT_SCHEDULE,
+        }
+    ),
+    Role.NURSE: frozenset(
+        {
+            _P.VIEW_DEMOGRAPHICS,
+            _P.EDIT_DEMOGRAPHICS,
+            _P.VIEW_CLINICAL,
+            _P.EDIT_CLINICAL,
+            _P.VIEW_SCHEDULE,
+            _P.EDIT_SCHEDULE,
+        }
+    ),
+    Role.THERAPIST: frozenset(
+        {
+            _P.VIEW_DEMOGRAPHICS,
+            _P.VIEW_CLINICAL,
+            _P.EDIT_CLINICAL,
+            _P.VIEW_SCHEDULE,
+        }
+    ),
+    Role.FRONT_DESK: frozenset(
+        {
+            _P.VIEW_DEMOGRAPHICS,
+            _P.EDIT_DEMOGRAPHICS,
+            _P.VIEW_SCHEDULE,
+            _P.EDIT_SCHEDULE,
+        }
+    ),
 }
 
 

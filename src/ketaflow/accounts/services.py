@@ -28,8 +28,18 @@ from .models import ApiToken, StaffMember, StaffRole, User, hash_token
 from .roles import PRESCRIBER_CREDENTIALS, Credential, Permission, Role
 
 STAFF_FIELDS = (
-    "username", "first_name", "last_name", "email", "roles", "credential", "licence_number",
-    "licence_region", "dea_number", "npi", "phone", "clinic_ids",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "roles",
+    "credential",
+    "licence_number",
+    "licence_region",
+    "dea_number",
+    "npi",
+    "phone",
+    "clinic_ids",
 )
 _PASSWORD_ALPHABET = "".join(c for c in string.ascii_lowercase + string.digits if c not in "lo01")
 
@@ -48,14 +58,19 @@ def actor_for(user: User, *, ip_address: str | None = None, via: str = "web") ->
     if staff is None:
         return None
     return Actor(
-        user_id=user.pk, username=user.username, organization_id=user.organization_id,
-        roles=staff.roles, staff_id=staff.pk, ip_address=ip_address, via=via,
+        user_id=user.pk,
+        username=user.username,
+        organization_id=user.organization_id,
+        roles=staff.roles,
+        staff_id=staff.pk,
+        ip_address=ip_address,
+        via=via,
     )
 
 
 def staff_for(actor: Actor) -> QuerySet[StaffMember]:
     return (
-        StaffMember.objects.for_organization(actor.organization_id)  # type: ignore[return-value]
+        StaffMember.objects.for_organization(actor.organization_id)
         .select_related("user")
         .prefetch_related("role_rows", "clinics")
     )
@@ -74,7 +89,10 @@ def get_staff(actor: Actor, staff_id: uuid.UUID | str) -> StaffMember:
 
 def _clean_staff(actor: Actor, data: Mapping[str, Any], *, existing: StaffMember | None) -> dict[str, Any]:
     errors: list[FieldError] = []
-    errors.extend(FieldError(n, "This field is not part of a staff record.") for n in sorted(set(data) - set(STAFF_FIELDS)))
+    errors.extend(
+        FieldError(n, "This field is not part of a staff record.")
+        for n in sorted(set(data) - set(STAFF_FIELDS))
+    )
     clean: dict[str, Any] = {}
     creating = existing is None
 
@@ -84,7 +102,7 @@ def _clean_staff(actor: Actor, data: Mapping[str, Any], *, existing: StaffMember
             errors.append(FieldError("username", "This field is required."))
         elif not all(c.isalnum() or c in "._-" for c in username) or len(username) > 150:
             errors.append(FieldError("username", "Use letters, digits, dots, hyphens and underscores."))
-        elif User.objects.filter(username=username).exclude(pk=existing.user_id if existing else None).exists():
+        elif User.objects.filter(username=username).exclude(pk=existing.user_id if existing else 0).exists():
             errors.append(FieldError("username", "This username is taken."))
         clean["username"] = username
     for name in ("first_name", "last_name"):
@@ -136,7 +154,11 @@ def _clean_staff(actor: Actor, data: Mapping[str, Any], *, existing: StaffMember
             errors.append(FieldError("phone", str(exc)))
     if creating or "clinic_ids" in data:
         ids = _uuids(data.get("clinic_ids") or [])
-        found = set(Clinic.objects.for_organization(actor.organization_id).filter(pk__in=ids).values_list("pk", flat=True))
+        found = set(
+            Clinic.objects.for_organization(actor.organization_id)
+            .filter(pk__in=ids)
+            .values_list("pk", flat=True)
+        )
         if ids is None or found != set(ids):
             errors.append(FieldError("clinic_ids", "Choose clinics of your own organization."))
         clean["clinic_ids"] = ids or []
@@ -181,7 +203,9 @@ def _apply(staff: StaffMember, clean: dict[str, Any]) -> None:
         staff.clinics.set(clean["clinic_ids"])
 
 
-def create_staff(actor: Actor, data: Mapping[str, Any], *, password: str | None = None) -> tuple[StaffMember, str]:
+def create_staff(
+    actor: Actor, data: Mapping[str, Any], *, password: str | None = None
+) -> tuple[StaffMember, str]:
     """Add a staff member; returns it with the one-time password to hand over.
 
     The new user must choose a password and set up two-factor at first login.
@@ -201,9 +225,12 @@ def create_staff(actor: Actor, data: Mapping[str, Any], *, password: str | None 
 
 
 def _owners_left(actor: Actor, excluding: StaffMember) -> bool:
-    return StaffRole.objects.for_organization(actor.organization_id).filter(
-        role=Role.OWNER, staff__user__is_active=True
-    ).exclude(staff=excluding).exists()
+    return (
+        StaffRole.objects.for_organization(actor.organization_id)
+        .filter(role=Role.OWNER, staff__user__is_active=True)
+        .exclude(staff=excluding)
+        .exists()
+    )
 
 
 def update_staff(actor: Actor, staff_id: uuid.UUID | str, data: Mapping[str, Any]) -> StaffMember:
@@ -211,7 +238,12 @@ def update_staff(actor: Actor, staff_id: uuid.UUID | str, data: Mapping[str, Any
     with transaction.atomic():
         staff = get_staff(actor, staff_id)
         clean = _clean_staff(actor, data, existing=staff)
-        if "roles" in clean and Role.OWNER in staff.roles and Role.OWNER not in clean["roles"] and not _owners_left(actor, staff):
+        if (
+            "roles" in clean
+            and Role.OWNER in staff.roles
+            and Role.OWNER not in clean["roles"]
+            and not _owners_left(actor, staff)
+        ):
             raise ValidationFailed.single("roles", "The organization must keep at least one owner.")
         _apply(staff, clean)
         record(actor, Action.UPDATE, "StaffMember", staff.pk, detail={"fields": sorted(clean)})
@@ -232,8 +264,12 @@ def set_staff_active(actor: Actor, staff_id: uuid.UUID | str, active: bool) -> S
         staff.user.is_active = active
         staff.user.save(update_fields=["is_active"])
         if not active:
-            ApiToken.objects.filter(user=staff.user, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        record(actor, Action.UPDATE, "StaffMember", staff.pk, detail={"fields": ["is_active"], "active": active})
+            ApiToken.objects.filter(user=staff.user, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
+        record(
+            actor, Action.UPDATE, "StaffMember", staff.pk, detail={"fields": ["is_active"], "active": active}
+        )
     return staff
 
 
@@ -281,8 +317,11 @@ def issue_api_token(user: User, name: str = "api", *, issued_by: Actor | None = 
     raw = ApiToken.new_raw_token()
     with transaction.atomic():
         token = ApiToken.objects.create(
-            organization_id=user.organization_id, user=user, name=name[:100],
-            key_hash=hash_token(raw), key_hint=raw[:10],
+            organization_id=actor.organization_id,
+            user=user,
+            name=name[:100],
+            key_hash=hash_token(raw),
+            key_hint=raw[:10],
         )
         record(issued_by or actor, Action.TOKEN, "ApiToken", token.pk, detail={"user": user.username})
     return raw
@@ -292,7 +331,11 @@ def user_for_token(raw: str) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown or revoked token."""
     if not raw:
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw), revoked_at__isnull=True).first()
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()

@@ -35,7 +35,7 @@ def qr_svg(device: TOTPDevice) -> str:
     buffer = BytesIO()
     image.save(buffer)
     svg = buffer.getvalue().decode()
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def readable_secret(device: TOTPDevice) -> str:

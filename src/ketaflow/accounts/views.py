@@ -63,9 +63,15 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Two-factor authentication is on for your account.")
             return redirect("web:home")
         form.add_error("code", "That code did not match. Check the time on your phone and try the next code.")
-    return render(request, "accounts/two_factor_setup.html", {
-        "form": form, "qr_svg": qr_svg(device), "secret": readable_secret(device),
-    })
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {
+            "form": form,
+            "qr_svg": qr_svg(device),
+            "secret": readable_secret(device),
+        },
+    )
 
 
 @login_required
@@ -102,6 +108,11 @@ def password_change(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, user)  # type: ignore[arg-type]
             messages.success(request, "Your password is changed.")
             return redirect("web:home")
-    return render(request, "accounts/password_change.html", {
-        "form": form, "forced": user.must_change_password,  # type: ignore[union-attr]
-    })
+    return render(
+        request,
+        "accounts/password_change.html",
+        {
+            "form": form,
+            "forced": user.must_change_password,  # type: ignore[union-attr]
+        },
+    )

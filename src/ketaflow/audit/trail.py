@@ -28,9 +28,20 @@ GENESIS = "0" * 64
 def _canonical(event: AuditEvent) -> bytes:
     occurred = event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
     payload = [
-        event.chain, event.seq, occurred, event.user_id, event.username, event.roles,
-        str(event.clinic_id or ""), event.via, event.ip_address or "", event.action,
-        event.object_type, event.object_id, str(event.patient_id or ""), event.detail,
+        event.chain,
+        event.seq,
+        occurred,
+        event.user_id,
+        event.username,
+        event.roles,
+        str(event.clinic_id or ""),
+        event.via,
+        event.ip_address or "",
+        event.action,
+        event.object_type,
+        event.object_id,
+        str(event.patient_id or ""),
+        event.detail,
         event.prev_hash,
     ]
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()

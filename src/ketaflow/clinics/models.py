@@ -36,7 +36,7 @@ class Organization(models.Model):
         return self.name
 
 
-class TenantQuerySet(models.QuerySet):  # type: ignore[type-arg]
+class TenantQuerySet(models.QuerySet):
     """Every tenant table's queries start from `for_organization`, never from `.all()`."""
 
     def for_organization(self, organization_id: uuid.UUID) -> TenantQuerySet:
@@ -84,8 +84,15 @@ class Clinic(TenantModel):
 class OpeningHours(TenantModel):
     """One opening interval on one weekday (0 = Monday), in the clinic's own time zone."""
 
-    WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
-                (5, "Saturday"), (6, "Sunday")]
+    WEEKDAYS = [
+        (0, "Monday"),
+        (1, "Tuesday"),
+        (2, "Wednesday"),
+        (3, "Thursday"),
+        (4, "Friday"),
+        (5, "Saturday"),
+        (6, "Sunday"),
+    ]
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="opening_hours")
     weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
     opens = models.TimeField()
@@ -94,8 +101,9 @@ class OpeningHours(TenantModel):
     class Meta:
         ordering = ["weekday", "opens"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(closes__gt=models.F("opens")),
-                                   name="opening_hours_close_after_open"),
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")), name="opening_hours_close_after_open"
+            ),
             models.CheckConstraint(condition=models.Q(weekday__lte=6), name="opening_hours_weekday"),
         ]
 
@@ -121,9 +129,7 @@ class Room(TenantModel):
 
     class Meta:
         ordering = ["clinic__name", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="room_name_unique_in_clinic")
-        ]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="room_name_unique_in_clinic")]
 
     def __str__(self) -> str:
         return f"{self.clinic.name} · {self.name}"

@@ -21,8 +21,17 @@ from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .models import Clinic, OpeningHours, Organization, Room, validate_timezone
 
-CLINIC_FIELDS = ("name", "address_line1", "address_line2", "city", "region", "postal_code",
-                 "phone", "timezone", "is_active")
+CLINIC_FIELDS = (
+    "name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "phone",
+    "timezone",
+    "is_active",
+)
 
 
 def create_organization(name: str, *, country: str = "US", slug: str = "") -> Organization:
@@ -42,7 +51,7 @@ def create_organization(name: str, *, country: str = "US", slug: str = "") -> Or
 
 
 def clinics_for(actor: Actor) -> QuerySet[Clinic]:
-    return Clinic.objects.for_organization(actor.organization_id)  # type: ignore[return-value]
+    return Clinic.objects.for_organization(actor.organization_id)
 
 
 def get_clinic(actor: Actor, clinic_id: uuid.UUID | str) -> Clinic:
@@ -91,7 +100,8 @@ def _clean_clinic(actor: Actor, data: Mapping[str, Any], *, partial: bool) -> di
 
 
 def _unique_name(actor: Actor, name: str | None, exclude: uuid.UUID | None = None) -> None:
-    if name and clinics_for(actor).filter(name__iexact=name).exclude(pk=exclude).exists():
+    others = clinics_for(actor).exclude(pk=exclude) if exclude else clinics_for(actor)
+    if name and others.filter(name__iexact=name).exists():
         raise ValidationFailed.single("name", "Another clinic already has this name.")
 
 
@@ -160,7 +170,9 @@ def save_room(
     kind = data.get("kind")
     if kind is not None and kind not in Room.Kind.values:
         errors.append(FieldError("kind", f"Choose one of: {', '.join(Room.Kind.values)}."))
-    errors.extend(FieldError(n, "This field is not part of a room.") for n in sorted(set(data) - set(ROOM_FIELDS)))
+    errors.extend(
+        FieldError(n, "This field is not part of a room.") for n in sorted(set(data) - set(ROOM_FIELDS))
+    )
     if errors:
         raise ValidationFailed(errors)
     with transaction.atomic():

@@ -103,9 +103,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         if secret_key in KNOWN_DEFAULT_KEYS or secret_key.startswith("django-insecure"):
             problems.append("KETAFLOW_SECRET_KEY is missing or a known default; set a random key")
         elif len(secret_key) < MIN_SECRET_KEY_LENGTH or len(set(secret_key)) < 5:
-            problems.append(
-                f"KETAFLOW_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters"
-            )
+            problems.append(f"KETAFLOW_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters")
         if debug:
             problems.append("KETAFLOW_DEBUG must be off in production")
         if not hosts or "*" in hosts:
@@ -113,9 +111,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         if not require_two_factor:
             problems.append("two-factor authentication cannot be switched off in production")
     if problems:
-        raise InsecureConfiguration(
-            "refusing to start in production mode: " + "; ".join(problems)
-        )
+        raise InsecureConfiguration("refusing to start in production mode: " + "; ".join(problems))
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'ketaflow.sqlite3'}"
     idle = env.get("KETAFLOW_IDLE_TIMEOUT_MINUTES", "15")

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("KETAFLOW_MODE", "test")
 
-from ketaflow.config.settings import *  # noqa: E402,F403
+from ketaflow.config.settings import *  # noqa: F403
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

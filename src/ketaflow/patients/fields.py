@@ -22,15 +22,33 @@ from .models import ContactMethod, GenderIdentity, SexAtBirth
 
 REQUIRED = ("legal_given_name", "legal_family_name", "date_of_birth", "home_clinic_id")
 TEXT_FIELDS = (
-    "legal_given_name", "legal_middle_name", "legal_family_name", "preferred_name",
-    "gender_identity_text", "pronouns", "address_line1", "address_line2", "city", "region",
-    "postal_code", "emergency_contact_name", "emergency_contact_relationship", "pharmacy_name",
-    "pharmacy_address", "primary_care_name", "primary_care_practice", "referrer_name",
+    "legal_given_name",
+    "legal_middle_name",
+    "legal_family_name",
+    "preferred_name",
+    "gender_identity_text",
+    "pronouns",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "emergency_contact_name",
+    "emergency_contact_relationship",
+    "pharmacy_name",
+    "pharmacy_address",
+    "primary_care_name",
+    "primary_care_practice",
+    "referrer_name",
     "referrer_practice",
 )
 PHONE_FIELDS = (
-    "phone_mobile", "phone_home", "emergency_contact_phone", "pharmacy_phone",
-    "primary_care_phone", "referrer_phone",
+    "phone_mobile",
+    "phone_home",
+    "emergency_contact_phone",
+    "pharmacy_phone",
+    "primary_care_phone",
+    "referrer_phone",
 )
 CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
     "sex_at_birth": tuple(SexAtBirth.values),
@@ -91,7 +109,9 @@ def clean_patient_fields(
         elif dob > today:
             errors.append(FieldError("date_of_birth", "Date of birth cannot be in the future."))
         elif today.year - dob.year > OLDEST_AGE_YEARS:
-            errors.append(FieldError("date_of_birth", f"Date of birth is more than {OLDEST_AGE_YEARS} years ago."))
+            errors.append(
+                FieldError("date_of_birth", f"Date of birth is more than {OLDEST_AGE_YEARS} years ago.")
+            )
         else:
             clean["date_of_birth"] = dob
     if data.get("home_clinic_id"):
@@ -104,7 +124,9 @@ def clean_patient_fields(
     if clean.get("gender_identity") == GenderIdentity.SELF_DESCRIBED and not clean.get(
         "gender_identity_text", data.get("gender_identity_text", "")
     ):
-        errors.append(FieldError("gender_identity_text", "Describe the gender identity, or choose another option."))
+        errors.append(
+            FieldError("gender_identity_text", "Describe the gender identity, or choose another option.")
+        )
     if errors:
         raise ValidationFailed(errors)
     return clean

@@ -60,7 +60,9 @@ class Patient(TenantModel):
     phone_mobile = models.CharField("mobile phone", max_length=20, blank=True)
     phone_home = models.CharField("home phone", max_length=20, blank=True)
     email = models.EmailField(blank=True)
-    preferred_contact = models.CharField(max_length=10, choices=ContactMethod.choices, default=ContactMethod.PHONE)
+    preferred_contact = models.CharField(
+        max_length=10, choices=ContactMethod.choices, default=ContactMethod.PHONE
+    )
     address_line1 = models.CharField("address", max_length=200, blank=True)
     address_line2 = models.CharField("address line 2", max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -82,7 +84,9 @@ class Patient(TenantModel):
     referrer_practice = models.CharField(max_length=200, blank=True)
     referrer_phone = models.CharField(max_length=20, blank=True)
 
-    allergy_status = models.CharField(max_length=10, choices=AllergyStatus.choices, default=AllergyStatus.UNKNOWN)
+    allergy_status = models.CharField(
+        max_length=10, choices=AllergyStatus.choices, default=AllergyStatus.UNKNOWN
+    )
     search_text = models.CharField(max_length=500, editable=False, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,7 +99,9 @@ class Patient(TenantModel):
             models.UniqueConstraint(fields=["organization", "mrn"], name="patient_mrn_unique_in_org"),
         ]
         indexes = [
-            models.Index(fields=["organization", "legal_family_name", "legal_given_name"], name="patient_org_name"),
+            models.Index(
+                fields=["organization", "legal_family_name", "legal_given_name"], name="patient_org_name"
+            ),
             models.Index(fields=["organization", "date_of_birth"], name="patient_org_dob"),
             models.Index(fields=["organization", "phone_mobile"], name="patient_org_mobile"),
         ]

@@ -36,8 +36,12 @@ def _text(value: Any, field: str, *, required: bool, limit: int) -> str:
 
 
 def add_condition(
-    actor: Actor, patient_id: uuid.UUID | str, catalogue_id: str, *,
-    onset_date: date | None = None, note: str = "",
+    actor: Actor,
+    patient_id: uuid.UUID | str,
+    catalogue_id: str,
+    *,
+    onset_date: date | None = None,
+    note: str = "",
 ) -> Condition:
     actor.require(Permission.EDIT_CLINICAL)
     try:
@@ -50,9 +54,15 @@ def add_condition(
     with transaction.atomic():
         patient = _load(actor, patient_id)
         condition = Condition.objects.create(
-            organization_id=actor.organization_id, patient=patient, recorded_by_id=actor.user_id,
-            catalogue_id=definition.id, display=definition.display, snomed_code=definition.snomed,
-            icd10_code=definition.icd10, onset_date=onset_date, note=note,
+            organization_id=actor.organization_id,
+            patient=patient,
+            recorded_by_id=actor.user_id,
+            catalogue_id=definition.id,
+            display=definition.display,
+            snomed_code=definition.snomed,
+            icd10_code=definition.icd10,
+            onset_date=onset_date,
+            note=note,
         )
         record(actor, Action.CREATE, "Condition", condition.pk, patient_id=patient.pk)
     return condition
@@ -66,14 +76,25 @@ def set_condition_status(actor: Actor, condition_id: uuid.UUID | str, status: st
         condition = _child(actor, Condition, condition_id)
         condition.status = status
         condition.save(update_fields=["status"])
-        record(actor, Action.UPDATE, "Condition", condition.pk, patient_id=condition.patient_id,
-               detail={"fields": ["status"]})
+        record(
+            actor,
+            Action.UPDATE,
+            "Condition",
+            condition.pk,
+            patient_id=condition.patient_id,
+            detail={"fields": ["status"]},
+        )
     return condition
 
 
 def add_allergy(
-    actor: Actor, patient_id: uuid.UUID | str, *, substance: str, category: str = "medication",
-    reaction: str = "", severity: str = "unknown",
+    actor: Actor,
+    patient_id: uuid.UUID | str,
+    *,
+    substance: str,
+    category: str = "medication",
+    reaction: str = "",
+    severity: str = "unknown",
 ) -> Allergy:
     actor.require(Permission.EDIT_CLINICAL)
     errors: list[FieldError] = []
@@ -88,8 +109,13 @@ def add_allergy(
     with transaction.atomic():
         patient = _load(actor, patient_id, for_update=True)
         allergy = Allergy.objects.create(
-            organization_id=actor.organization_id, patient=patient, recorded_by_id=actor.user_id,
-            substance=substance, category=category, reaction=reaction, severity=severity,
+            organization_id=actor.organization_id,
+            patient=patient,
+            recorded_by_id=actor.user_id,
+            substance=substance,
+            category=category,
+            reaction=reaction,
+            severity=severity,
         )
         if patient.allergy_status != AllergyStatus.RECORDED:
             patient.allergy_status = AllergyStatus.RECORDED
@@ -104,8 +130,14 @@ def deactivate_allergy(actor: Actor, allergy_id: uuid.UUID | str) -> Allergy:
         allergy = _child(actor, Allergy, allergy_id)
         allergy.is_active = False
         allergy.save(update_fields=["is_active"])
-        record(actor, Action.UPDATE, "Allergy", allergy.pk, patient_id=allergy.patient_id,
-               detail={"fields": ["is_active"]})
+        record(
+            actor,
+            Action.UPDATE,
+            "Allergy",
+            allergy.pk,
+            patient_id=allergy.patient_id,
+            detail={"fields": ["is_active"]},
+        )
     return allergy
 
 
@@ -124,8 +156,11 @@ def add_alert(actor: Actor, patient_id: uuid.UUID | str, *, category: str, messa
     with transaction.atomic():
         patient = _load(actor, patient_id)
         alert = PatientAlert.objects.create(
-            organization_id=actor.organization_id, patient=patient, recorded_by_id=actor.user_id,
-            category=category, message=message,
+            organization_id=actor.organization_id,
+            patient=patient,
+            recorded_by_id=actor.user_id,
+            category=category,
+            message=message,
         )
         record(actor, Action.CREATE, "PatientAlert", alert.pk, patient_id=patient.pk)
     return alert
@@ -138,8 +173,14 @@ def resolve_alert(actor: Actor, alert_id: uuid.UUID | str) -> PatientAlert:
         alert.is_active = False
         alert.resolved_at = timezone.now()
         alert.save(update_fields=["is_active", "resolved_at"])
-        record(actor, Action.UPDATE, "PatientAlert", alert.pk, patient_id=alert.patient_id,
-               detail={"fields": ["is_active"]})
+        record(
+            actor,
+            Action.UPDATE,
+            "PatientAlert",
+            alert.pk,
+            patient_id=alert.patient_id,
+            detail={"fields": ["is_active"]},
+        )
     return alert
 
 
@@ -175,8 +216,12 @@ def chart_header(actor: Actor, patient: Patient) -> ChartHeader:
         alerts = alerts.filter(category=PatientAlert.Category.ADMINISTRATIVE)
     allergies = conditions = None
     if clinical:
-        allergies = list(Allergy.objects.for_organization(actor.organization_id).filter(
-            patient=patient, is_active=True))
-        conditions = list(Condition.objects.for_organization(actor.organization_id).filter(
-            patient=patient).exclude(status=Condition.Status.RESOLVED))
+        allergies = list(
+            Allergy.objects.for_organization(actor.organization_id).filter(patient=patient, is_active=True)
+        )
+        conditions = list(
+            Condition.objects.for_organization(actor.organization_id)
+            .filter(patient=patient)
+            .exclude(status=Condition.Status.RESOLVED)
+        )
     return ChartHeader(patient, list(alerts), allergies, conditions, clinical)

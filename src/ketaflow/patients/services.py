@@ -40,7 +40,7 @@ def organization_of(actor: Actor) -> Organization:
 
 def patients_for(actor: Actor) -> QuerySet[Patient]:
     """The one starting point for patient queries: this actor's organization only."""
-    return Patient.objects.for_organization(actor.organization_id)  # type: ignore[return-value]
+    return Patient.objects.for_organization(actor.organization_id)
 
 
 def _load(actor: Actor, patient_id: uuid.UUID | str, *, for_update: bool = False) -> Patient:
@@ -97,15 +97,27 @@ def find_possible_duplicates(
         candidates = candidates.exclude(pk=exclude)
     matches = []
     for patient in candidates[:200]:
-        found = compare(new, Identity(
-            patient.legal_given_name, patient.legal_family_name, patient.date_of_birth,
-            patient.phone_mobile, patient.email,
-        ))
+        found = compare(
+            new,
+            Identity(
+                patient.legal_given_name,
+                patient.legal_family_name,
+                patient.date_of_birth,
+                patient.phone_mobile,
+                patient.email,
+            ),
+        )
         if found is None and patient.preferred_name:
-            found = compare(new, Identity(
-                patient.preferred_name, patient.legal_family_name, patient.date_of_birth,
-                patient.phone_mobile, patient.email,
-            ))
+            found = compare(
+                new,
+                Identity(
+                    patient.preferred_name,
+                    patient.legal_family_name,
+                    patient.date_of_birth,
+                    patient.phone_mobile,
+                    patient.email,
+                ),
+            )
         if found:
             matches.append((patient, found))
     matches.sort(key=lambda pair: -pair[1].score)
@@ -148,8 +160,14 @@ def register_patient(
         patient = Patient(organization_id=org.pk, mrn=mrn or _next_mrn(org.pk), **clean)
         patient.search_text = search_text_for({**clean, "mrn": patient.mrn})
         _save_unique(patient, force_insert=True)
-        record(actor, Action.CREATE, "Patient", patient.pk, patient_id=patient.pk,
-               detail={"fields": sorted(clean)})
+        record(
+            actor,
+            Action.CREATE,
+            "Patient",
+            patient.pk,
+            patient_id=patient.pk,
+            detail={"fields": sorted(clean)},
+        )
     return patient
 
 
@@ -169,17 +187,22 @@ def update_patient(actor: Actor, patient_id: uuid.UUID | str, changes: Mapping[s
         if "mrn" in clean and patients_for(actor).filter(mrn=clean["mrn"]).exclude(pk=patient.pk).exists():
             raise ValidationFailed.single("mrn", "This MRN is already used by another patient.")
         changed = sorted(name for name, value in clean.items() if getattr(patient, name) != value)
-        if "gender_identity" in clean and clean["gender_identity"] == "self_described" and not (
-            clean.get("gender_identity_text") or patient.gender_identity_text
+        if (
+            "gender_identity" in clean
+            and clean["gender_identity"] == "self_described"
+            and not (clean.get("gender_identity_text") or patient.gender_identity_text)
         ):
-            raise ValidationFailed.single("gender_identity_text", "Describe the gender identity, or choose another option.")
+            raise ValidationFailed.single(
+                "gender_identity_text", "Describe the gender identity, or choose another option."
+            )
         for name in changed:
             setattr(patient, name, clean[name])
         if changed:
             patient.search_text = search_text_for(vars(patient))
             _save_unique(patient)
-            record(actor, Action.UPDATE, "Patient", patient.pk, patient_id=patient.pk,
-                   detail={"fields": changed})
+            record(
+                actor, Action.UPDATE, "Patient", patient.pk, patient_id=patient.pk, detail={"fields": changed}
+            )
     return patient
 
 
@@ -188,8 +211,7 @@ def open_patient(actor: Actor, patient_id: uuid.UUID | str, *, purpose: str = "c
     actor.require(Permission.VIEW_DEMOGRAPHICS)
     with transaction.atomic():
         patient = _load(actor, patient_id)
-        record(actor, Action.READ, "Patient", patient.pk, patient_id=patient.pk,
-               detail={"purpose": purpose})
+        record(actor, Action.READ, "Patient", patient.pk, patient_id=patient.pk, detail={"purpose": purpose})
     return patient
 
 
@@ -219,9 +241,7 @@ def _filtered(actor: Actor, filters: PatientFilters) -> QuerySet[Patient]:
         queryset = queryset.filter(mrn=mrn)
     digits = "".join(ch for ch in filters.phone if ch.isdigit())[-10:] or query.phone_digits
     if digits:
-        queryset = queryset.filter(
-            Q(phone_mobile__endswith=digits) | Q(phone_home__endswith=digits)
-        )
+        queryset = queryset.filter(Q(phone_mobile__endswith=digits) | Q(phone_home__endswith=digits))
     if filters.clinic_id:
         queryset = queryset.filter(home_clinic_id=filters.clinic_id)
     return queryset.select_related("home_clinic").order_by("legal_family_name", "legal_given_name", "id")
@@ -234,9 +254,16 @@ def search_patients(
     actor.require(Permission.VIEW_DEMOGRAPHICS)
     with transaction.atomic():
         result = paginate(_filtered(actor, filters), page, page_size)
-        record(actor, Action.LIST, "Patient", detail={
-            "shown": [str(p.pk) for p in result.items], "page": page, "total": result.total,
-        })
+        record(
+            actor,
+            Action.LIST,
+            "Patient",
+            detail={
+                "shown": [str(p.pk) for p in result.items],
+                "page": page,
+                "total": result.total,
+            },
+        )
     return result
 
 
@@ -276,21 +303,40 @@ def mark_no_known_allergies(actor: Actor, patient_id: uuid.UUID | str) -> Patien
     actor.require(Permission.EDIT_CLINICAL)
     with transaction.atomic():
         patient = _load(actor, patient_id, for_update=True)
-        if Allergy.objects.for_organization(actor.organization_id).filter(
-            patient=patient, is_active=True
-        ).exists():
+        if (
+            Allergy.objects.for_organization(actor.organization_id)
+            .filter(patient=patient, is_active=True)
+            .exists()
+        ):
             raise ValidationFailed.single(
                 "allergy_status", "This patient has active allergies; mark them inactive first."
             )
         patient.allergy_status = AllergyStatus.NONE_KNOWN
         patient.save(update_fields=["allergy_status", "updated_at"])
-        record(actor, Action.UPDATE, "Patient", patient.pk, patient_id=patient.pk,
-               detail={"fields": ["allergy_status"]})
+        record(
+            actor,
+            Action.UPDATE,
+            "Patient",
+            patient.pk,
+            patient_id=patient.pk,
+            detail={"fields": ["allergy_status"]},
+        )
     return patient
 
 
 __all__ = [
-    "FieldError", "PatientFilters", "PossibleDuplicates", "archive_patient", "find_possible_duplicates",
-    "mark_no_known_allergies", "open_patient", "patients_for", "record_many", "Entry",
-    "register_patient", "restore_patient", "search_patients", "update_patient",
+    "Entry",
+    "FieldError",
+    "PatientFilters",
+    "PossibleDuplicates",
+    "archive_patient",
+    "find_possible_duplicates",
+    "mark_no_known_allergies",
+    "open_patient",
+    "patients_for",
+    "record_many",
+    "register_patient",
+    "restore_patient",
+    "search_patients",
+    "update_patient",
 ]
