@@ -1,0 +1,307 @@
+"""Every operation in the OpenAPI schema, aimed at another organization's records, finds nothing.
+
+The matrix is built from `api.get_openapi_schema()`, so a new endpoint is covered the day it is
+added; a path parameter, required query parameter or request body the tables below do not know
+fails the test until someone says which of the stranger's objects it takes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ketaflow.accounts.models import ApiToken, StaffMember, StaffRole, User
+from ketaflow.accounts.roles import Role
+from ketaflow.api.app import api
+from ketaflow.audit.models import AuditChainHead, AuditEvent, chain_key
+from ketaflow.clinics.models import Clinic, OpeningHours, Organization, Room
+from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
+from tests.factories import (
+    AlertFactory,
+    AllergyFactory,
+    ClinicFactory,
+    ConditionFactory,
+    PatientFactory,
+    RoomFactory,
+    StaffFactory,
+)
+from tests.integration.test_api_support import API_TEST_MARKS, Api, api_as
+
+pytestmark = API_TEST_MARKS
+NOT_FOUND = {"errors": [{"field": None, "message": "Not found."}]}
+
+
+@dataclass
+class Objects:
+    """One of each kind of record a path parameter can name, all in one organization."""
+
+    org: Organization
+    patient: Patient
+    condition: Condition
+    allergy: Allergy
+    alert: PatientAlert
+    staff: StaffMember
+    clinic: Clinic
+    room: Room
+
+
+PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
+    "patient_id": lambda o: o.patient.pk,
+    "condition_id": lambda o: o.condition.pk,
+    "allergy_id": lambda o: o.allergy.pk,
+    "alert_id": lambda o: o.alert.pk,
+    "staff_id": lambda o: o.staff.pk,
+    "clinic_id": lambda o: o.clinic.pk,
+    "room_id": lambda o: o.room.pk,
+}
+QUERY_PARAMS: dict[str, Callable[[Objects], Any]] = {
+    "q": lambda o: o.patient.legal_family_name,
+    "name": lambda o: o.patient.legal_family_name,
+    "legal_given_name": lambda o: o.patient.legal_given_name,
+    "legal_family_name": lambda o: o.patient.legal_family_name,
+    "date_of_birth": lambda o: o.patient.date_of_birth,
+    "mrn": lambda o: o.patient.mrn,
+    "phone": lambda o: o.patient.phone_mobile,
+    "phone_mobile": lambda o: o.patient.phone_mobile,
+    "clinic_id": lambda o: o.clinic.pk,
+    "username": lambda o: o.staff.user.username,
+    "include_archived": lambda o: "true",
+    "include_inactive": lambda o: "true",
+}
+BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
+    ("post", "/patients"): lambda o: {
+        "legal_given_name": "Matrix",
+        "legal_family_name": "Person",
+        "date_of_birth": "1980-02-03",
+        "home_clinic_id": str(o.clinic.pk),
+        "confirm_not_duplicate": True,
+    },
+    ("patch", "/patients/{patient_id}"): lambda o: {"preferred_name": "Hijacked", "city": "Nowhere"},
+    ("post", "/patients/{patient_id}/archive"): lambda o: {"reason": "Hijacked"},
+    ("post", "/patients/{patient_id}/conditions"): lambda o: {"catalogue_id": "mdd"},
+    ("patch", "/conditions/{condition_id}"): lambda o: {"status": "resolved"},
+    ("post", "/patients/{patient_id}/allergies"): lambda o: {"substance": "Hijacked"},
+    ("post", "/patients/{patient_id}/alerts"): lambda o: {"category": "safety", "message": "Hijacked"},
+    ("post", "/staff"): lambda o: {
+        "username": f"matrix.{uuid.uuid4().hex[:8]}",
+        "first_name": "Matrix",
+        "last_name": "Member",
+        "email": "matrix.member@example.test",
+        "roles": ["nurse"],
+        "clinic_ids": [str(o.clinic.pk)],
+    },
+    ("patch", "/staff/{staff_id}"): lambda o: {"first_name": "Hijacked", "roles": ["owner"]},
+    ("post", "/clinics"): lambda o: {"name": f"Matrix clinic {uuid.uuid4().hex[:6]}"},
+    ("patch", "/clinics/{clinic_id}"): lambda o: {"name": "Hijacked", "is_active": False},
+    ("put", "/clinics/{clinic_id}/opening-hours"): lambda o: {
+        "hours": [{"weekday": 0, "opens": "00:00", "closes": "00:01"}]
+    },
+    ("post", "/clinics/{clinic_id}/rooms"): lambda o: {"name": "Hijacked"},
+    ("patch", "/clinics/{clinic_id}/rooms/{room_id}"): lambda o: {"name": "Hijacked", "is_active": False},
+}
+# Operations whose control call needs the record in a particular state first.
+PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
+    "restore_patient": lambda o: Patient.objects.filter(pk=o.patient.pk).update(
+        archived_at=timezone.now(), archived_reason="Registered twice"
+    ),
+    "mark_no_known_allergies": lambda o: Allergy.objects.filter(patient=o.patient).update(is_active=False),
+}
+
+
+def objects_in(
+    org: Organization, clinic: Clinic | None = None, patient: Patient | None = None, label: str = ""
+) -> Objects:
+    clinic = clinic or ClinicFactory(organization=org)
+    patient = patient or PatientFactory(home_clinic=clinic)
+    return Objects(
+        org=org,
+        patient=patient,
+        clinic=clinic,
+        condition=ConditionFactory(patient=patient),
+        allergy=AllergyFactory(patient=patient, substance=f"{label}Latex"),
+        alert=AlertFactory(patient=patient, category="safety", message=f"{label} falls risk"),
+        staff=StaffFactory(organization=org, roles=[Role.NURSE]),
+        room=RoomFactory(clinic=clinic, name=f"{label} chair"),
+    )
+
+
+@pytest.fixture
+def theirs(stranger) -> Objects:
+    """The stranger's records, with recognisable text and some audit history of their own."""
+    Clinic.objects.filter(pk=stranger.clinic.pk).update(name="Elsewhere Clinic")
+    stranger.clinic.refresh_from_db()
+    objects = objects_in(stranger.org, stranger.clinic, stranger.patient, label="Elsewhere")
+    objects.staff = stranger.staff[Role.OWNER]
+    OpeningHours.objects.create(
+        organization=stranger.org, clinic=stranger.clinic, weekday=2, opens="09:00", closes="17:00"
+    )
+    TOTPDevice.objects.create(user=objects.staff.user, name="phone", confirmed=True)
+    their_owner = api_as(objects.staff)
+    assert their_owner.get(f"/patients/{stranger.patient.pk}").status_code == 200
+    assert their_owner.get("/patients").status_code == 200
+    return objects
+
+
+@pytest.fixture
+def us(practice) -> Api:
+    """Our owner who is also a prescriber: every permission, so only tenancy can say no."""
+    return api_as(StaffFactory(organization=practice.org, roles=[Role.OWNER, Role.PRESCRIBER]))
+
+
+def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
+    """Every row the stranger owns, as plain values, to compare before and after."""
+    users = User.objects.filter(organization=org)
+    tables: dict[str, Any] = {
+        "organization": Organization.objects.filter(pk=org.pk),
+        "users": users,
+        "devices": TOTPDevice.objects.filter(user__in=users),
+        "tokens": ApiToken.objects.filter(organization=org).defer("last_used_at"),
+        "audit": AuditEvent.objects.filter(organization=org),
+        "audit_head": AuditChainHead.objects.filter(chain=chain_key(org.pk)),
+    }
+    for model in (
+        Patient,
+        Condition,
+        Allergy,
+        PatientAlert,
+        StaffMember,
+        StaffRole,
+        Clinic,
+        OpeningHours,
+        Room,
+    ):
+        tables[model.__name__] = model.objects.filter(organization=org)
+    rows = {name: list(qs.order_by("pk").values()) for name, qs in tables.items()}
+    rows["staff_clinics"] = list(
+        StaffMember.clinics.through.objects.filter(staffmember__organization=org).order_by("pk").values()
+    )
+    for token in rows["tokens"]:
+        token.pop("last_used_at", None)
+    return rows
+
+
+def markers(objects: Objects, org: Organization) -> tuple[set[str], set[str]]:
+    """(substrings, exact values) that only the stranger's data contains."""
+    substrings = {"Elsewhere", objects.patient.mrn, str(org.pk)}
+    for model in (Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room):
+        substrings |= {str(pk) for pk in model.objects.filter(organization=org).values_list("pk", flat=True)}
+    exact = set(User.objects.filter(organization=org).values_list("username", flat=True))
+    return substrings, exact
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+    elif value is not None:
+        yield str(value)
+
+
+def assert_no_stranger_data(response: Any, found: tuple[set[str], set[str]], what: str) -> None:
+    substrings, exact = found
+    for text in strings_in(response.json()):
+        assert not any(marker in text for marker in substrings), f"{what} leaked {text!r}"
+        assert text not in exact, f"{what} leaked {text!r}"
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    schema = api.get_openapi_schema(path_prefix="/api/")
+    return [
+        (method, path.removeprefix("/api/v1"), op)
+        for path, methods in schema["paths"].items()
+        for method, op in methods.items()
+    ]
+
+
+def call(
+    client: Api, method: str, template: str, op: dict[str, Any], objects: Objects, *, filtered: bool
+) -> Any:
+    """Call one operation with `objects` in its path (and its filters, when `filtered`)."""
+    what = f"{method.upper()} {template}"
+    params = {p["name"]: p for p in op.get("parameters", [])}
+    path = template
+    for name, param in params.items():
+        if param["in"] == "path":
+            assert name in PATH_PARAMS, f"{what}: add path parameter {name!r} to PATH_PARAMS"
+            path = path.replace("{" + name + "}", str(PATH_PARAMS[name](objects)))
+        elif param["in"] == "query" and param.get("required"):
+            assert name in QUERY_PARAMS, f"{what}: add query parameter {name!r} to QUERY_PARAMS"
+    query = {
+        name: QUERY_PARAMS[name](objects)
+        for name, p in params.items()
+        if p["in"] == "query" and (p.get("required") or (filtered and name in QUERY_PARAMS))
+    }
+    if method == "get":
+        return client.get(path, query)
+    if "requestBody" in op:
+        assert (method, template) in BODIES, f"{what}: add a valid-looking body to BODIES"
+    body = BODIES[(method, template)](objects) if "requestBody" in op else None
+    return client.send(method, path, body)
+
+
+def test_every_operation_answers_another_organizations_ids_with_404_and_changes_nothing(
+    practice, stranger, theirs, us
+):
+    before = snapshot(stranger.org)
+    found = markers(theirs, stranger.org)
+    ops = operations()
+    assert len(ops) >= 35
+    tried_with_ids = 0
+    for method, path, op in ops:
+        what = f"{method.upper()} {path}"
+        has_ids = any(p["in"] == "path" for p in op.get("parameters", []))
+        response = call(us, method, path, op, theirs, filtered=True)
+        if has_ids:
+            tried_with_ids += 1
+            assert response.status_code == 404, f"{what}: {response.status_code} {response.content[:300]!r}"
+            assert response.json() == NOT_FOUND, what
+        else:
+            assert response.status_code in {200, 201, 422}, f"{what}: {response.status_code}"
+            if method == "get":
+                assert response.status_code == 200, f"{what}: {response.content[:300]!r}"
+                assert_no_stranger_data(call(us, method, path, op, theirs, filtered=False), found, what)
+        assert_no_stranger_data(response, found, what)
+        assert snapshot(stranger.org) == before, f"{what} changed the stranger's data"
+    assert tried_with_ids >= 25
+
+
+def test_the_same_calls_with_our_own_ids_succeed_so_the_404s_are_about_tenancy(
+    practice, stranger, theirs, us
+):
+    """The control: every body above is valid, so a missing tenancy check would have written."""
+    found = markers(theirs, stranger.org)
+    for method, path, op in operations():
+        ours = objects_in(practice.org, label="Our")
+        if op["operationId"] in PRECONDITIONS:
+            PRECONDITIONS[op["operationId"]](ours)
+        response = call(us, method, path, op, ours, filtered=True)
+        assert response.status_code in {200, 201}, f"{method.upper()} {path}: {response.content[:300]!r}"
+        assert_no_stranger_data(response, found, f"{method.upper()} {path}")
+
+
+def test_a_room_of_another_clinic_is_not_found_under_ours(practice, stranger, theirs, us):
+    room = RoomFactory(clinic=practice.clinic)
+    assert us.get(f"/clinics/{practice.clinic.pk}/rooms/{theirs.room.pk}").status_code == 404
+    assert us.get(f"/clinics/{theirs.clinic.pk}/rooms/{room.pk}").status_code == 404
+    assert (
+        us.patch(f"/clinics/{practice.clinic.pk}/rooms/{theirs.room.pk}", {"name": "Mine"}).status_code == 404
+    )
+    assert Room.objects.get(pk=theirs.room.pk).name == "Elsewhere chair"
+
+
+def test_our_clinic_ids_in_a_body_cannot_point_at_another_organization(practice, stranger, theirs, us):
+    response = us.patch(f"/patients/{practice.patient.pk}", {"home_clinic_id": str(theirs.clinic.pk)})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "home_clinic_id"
+    practice.patient.refresh_from_db()
+    assert practice.patient.home_clinic_id == practice.clinic.pk
