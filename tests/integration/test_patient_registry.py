@@ -119,6 +119,8 @@ def test_a_possible_duplicate_pauses_registration_until_confirmed(practice):
         register_patient(actor, new_patient(practice, legal_given_name="Marisól"))
     ((match, why),) = caught.value.matches
     assert match == existing and "same date of birth" in why.reasons
+    shown = AuditEvent.objects.filter(action="list", detail__purpose="duplicate_check").get()
+    assert shown.detail["shown"] == [str(existing.pk)]
     created = register_patient(actor, new_patient(practice), confirm_not_duplicate=True)
     assert created.pk != existing.pk
 

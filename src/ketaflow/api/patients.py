@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
 
-from ketaflow.accounts.actor import Actor
-from ketaflow.audit.models import Action
-from ketaflow.audit.trail import record
 from ketaflow.patients import services as registry
 from ketaflow.patients.matching import DuplicateMatch
 from ketaflow.patients.models import Patient
@@ -42,18 +38,8 @@ DUPLICATE_MESSAGE = (
 )
 
 
-def _candidates(actor: Actor, matches: list[tuple[Patient, DuplicateMatch]]) -> list[dict[str, Any]]:
-    """The candidates as shown to the caller; showing them is a disclosure, so it is audited."""
-    with transaction.atomic():
-        record(
-            actor,
-            Action.LIST,
-            "Patient",
-            detail={
-                "shown": [str(p.pk) for p, _ in matches],
-                "purpose": "duplicate_check",
-            },
-        )
+def _candidates(matches: list[tuple[Patient, DuplicateMatch]]) -> list[dict[str, Any]]:
+    """The candidates as shown to the caller (the service has audited the disclosure)."""
     return [
         {
             "id": p.pk,
@@ -94,7 +80,7 @@ def check_duplicates(request: HttpRequest, query: Query[DuplicateCheck]) -> Any:
         data["phone_mobile"] = normalise_phone(query.phone_mobile, registry.organization_of(actor).country)
     except ValueError as exc:
         raise ValidationFailed.single("phone_mobile", str(exc)) from exc
-    return {"items": _candidates(actor, registry.find_possible_duplicates(actor, data))}
+    return {"items": _candidates(registry.find_possible_duplicates(actor, data))}
 
 
 @router.post("/patients", response=responses(201, PatientOut, {409: DuplicateConflict}))
@@ -108,7 +94,7 @@ def register_patient(request: HttpRequest, payload: PatientCreate) -> Any:
     except PossibleDuplicates as exc:
         body = {
             "errors": [{"field": None, "message": DUPLICATE_MESSAGE}],
-            "duplicates": _candidates(actor, exc.matches),
+            "duplicates": _candidates(exc.matches),
         }
         return Status(409, body)
     return Status(201, patient)

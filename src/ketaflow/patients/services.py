@@ -15,10 +15,10 @@ from django.utils import timezone
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
-from ketaflow.audit.trail import Entry, record, record_many
+from ketaflow.audit.trail import record
 from ketaflow.clinics.models import Clinic, Organization
 from ketaflow.paging import DEFAULT_PAGE_SIZE, Page, paginate
-from ketaflow.validation import FieldError, NotFound, ValidationFailed
+from ketaflow.validation import NotFound, ValidationFailed
 
 from .fields import clean_patient_fields, search_text_for
 from .matching import DuplicateMatch, Identity, compare
@@ -74,7 +74,10 @@ def _today(actor: Actor) -> date:
 def find_possible_duplicates(
     actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID | None = None, limit: int = 5
 ) -> list[tuple[Patient, DuplicateMatch]]:
-    """Existing patients (archived included) who may be the person described by `data`."""
+    """Existing patients (archived included) who may be the person described by `data`.
+
+    Showing candidates discloses them, so a non-empty result is recorded in the audit trail.
+    """
     actor.require(Permission.VIEW_DEMOGRAPHICS)
     new = Identity(
         given=data.get("legal_given_name") or "",
@@ -121,7 +124,12 @@ def find_possible_duplicates(
         if found:
             matches.append((patient, found))
     matches.sort(key=lambda pair: -pair[1].score)
-    return matches[:limit]
+    matches = matches[:limit]
+    if matches:
+        with transaction.atomic():
+            shown = [str(patient.pk) for patient, _ in matches]
+            record(actor, Action.LIST, "Patient", detail={"shown": shown, "purpose": "duplicate_check"})
+    return matches
 
 
 def _next_mrn(organization_id: uuid.UUID) -> str:
@@ -149,11 +157,11 @@ def register_patient(
     org = organization_of(actor)
     clean = clean_patient_fields(data, region=org.country, today=_today(actor))
     clean["home_clinic_id"] = _check_clinic(actor, clean["home_clinic_id"])
+    if not confirm_not_duplicate:
+        matches = find_possible_duplicates(actor, clean)
+        if matches:
+            raise PossibleDuplicates(matches)
     with transaction.atomic():
-        if not confirm_not_duplicate:
-            matches = find_possible_duplicates(actor, clean)
-            if matches:
-                raise PossibleDuplicates(matches)
         mrn = clean.pop("mrn", "") or ""
         if mrn and patients_for(actor).filter(mrn=mrn).exists():
             raise ValidationFailed.single("mrn", "This MRN is already used by another patient.")
@@ -322,21 +330,3 @@ def mark_no_known_allergies(actor: Actor, patient_id: uuid.UUID | str) -> Patien
             detail={"fields": ["allergy_status"]},
         )
     return patient
-
-
-__all__ = [
-    "Entry",
-    "FieldError",
-    "PatientFilters",
-    "PossibleDuplicates",
-    "archive_patient",
-    "find_possible_duplicates",
-    "mark_no_known_allergies",
-    "open_patient",
-    "patients_for",
-    "record_many",
-    "register_patient",
-    "restore_patient",
-    "search_patients",
-    "update_patient",
-]
