@@ -37,5 +37,7 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
             "timeout": 60,
             "graceful_timeout": 10,
             "forwarded_allow_ips": "127.0.0.1",
+            # gunicorn's control socket lives at one path per machine; ketaflow does not use it
+            "control_socket_disable": True,
         }
     ).run()
