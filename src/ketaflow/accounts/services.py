@@ -20,7 +20,7 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinics.models import Clinic, Organization
 from ketaflow.phones import normalise_phone
-from ketaflow.validation import FieldError, NotFound, ValidationFailed
+from ketaflow.validation import FieldError, ValidationFailed
 
 from .actor import Actor
 from .credentials import dea_problem, npi_problem
@@ -77,14 +77,7 @@ def staff_for(actor: Actor) -> QuerySet[StaffMember]:
 
 
 def get_staff(actor: Actor, staff_id: uuid.UUID | str) -> StaffMember:
-    try:
-        pk = uuid.UUID(str(staff_id))
-    except ValueError as exc:
-        raise NotFound("staff") from exc
-    staff = staff_for(actor).filter(pk=pk).first()
-    if staff is None:
-        raise NotFound("staff")
-    return staff
+    return staff_for(actor).one(staff_id, "staff")  # type: ignore[attr-defined]
 
 
 def _clean_staff(actor: Actor, data: Mapping[str, Any], *, existing: StaffMember | None) -> dict[str, Any]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+
+from ketaflow.validation import NotFound
 
 
 def validate_timezone(value: str) -> None:
@@ -41,6 +44,18 @@ class TenantQuerySet(models.QuerySet):
 
     def for_organization(self, organization_id: uuid.UUID) -> TenantQuerySet:
         return self.filter(organization_id=organization_id)
+
+    def one(self, pk: object, what: str) -> Any:
+        """The row with primary key `pk`, or NotFound. A malformed id, or a row of another
+        organization (when the queryset is scoped), is equally not found."""
+        try:
+            key = uuid.UUID(str(pk))
+        except ValueError as exc:
+            raise NotFound(what) from exc
+        found = self.filter(pk=key).first()
+        if found is None:
+            raise NotFound(what)
+        return found
 
 
 class TenantModel(models.Model):

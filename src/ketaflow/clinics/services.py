@@ -55,14 +55,7 @@ def clinics_for(actor: Actor) -> QuerySet[Clinic]:
 
 
 def get_clinic(actor: Actor, clinic_id: uuid.UUID | str) -> Clinic:
-    try:
-        pk = uuid.UUID(str(clinic_id))
-    except ValueError as exc:
-        raise NotFound("clinic") from exc
-    clinic = clinics_for(actor).filter(pk=pk).first()
-    if clinic is None:
-        raise NotFound("clinic")
-    return clinic
+    return clinics_for(actor).one(clinic_id, "clinic")  # type: ignore[attr-defined]
 
 
 def _clean_clinic(actor: Actor, data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.conditions import catalogue
-from ketaflow.validation import FieldError, NotFound, ValidationFailed
+from ketaflow.validation import FieldError, ValidationFailed
 
 from .models import Allergy, AllergyStatus, Condition, Patient, PatientAlert
 from .services import _load
@@ -185,14 +185,7 @@ def resolve_alert(actor: Actor, alert_id: uuid.UUID | str) -> PatientAlert:
 
 
 def _child(actor: Actor, model: Any, pk: uuid.UUID | str) -> Any:
-    try:
-        key = uuid.UUID(str(pk))
-    except ValueError as exc:
-        raise NotFound(model.__name__) from exc
-    found = model.objects.for_organization(actor.organization_id).select_for_update().filter(pk=key).first()
-    if found is None:
-        raise NotFound(model.__name__)
-    return found
+    return model.objects.for_organization(actor.organization_id).select_for_update().one(pk, model.__name__)
 
 
 @dataclass(frozen=True)

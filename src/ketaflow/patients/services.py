@@ -18,7 +18,7 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinics.models import Clinic, Organization
 from ketaflow.paging import DEFAULT_PAGE_SIZE, Page, paginate
-from ketaflow.validation import NotFound, ValidationFailed
+from ketaflow.validation import ValidationFailed
 
 from .fields import clean_patient_fields, search_text_for
 from .matching import DuplicateMatch, Identity, compare
@@ -44,17 +44,10 @@ def patients_for(actor: Actor) -> QuerySet[Patient]:
 
 
 def _load(actor: Actor, patient_id: uuid.UUID | str, *, for_update: bool = False) -> Patient:
-    try:
-        pk = uuid.UUID(str(patient_id))
-    except ValueError as exc:
-        raise NotFound("patient") from exc
     queryset = patients_for(actor).select_related("home_clinic")
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
-    patient = queryset.filter(pk=pk).first()
-    if patient is None:
-        raise NotFound("patient")
-    return patient
+    return queryset.one(patient_id, "patient")  # type: ignore[attr-defined]
 
 
 def _check_clinic(actor: Actor, clinic_id: Any) -> uuid.UUID:
