@@ -49,6 +49,7 @@ def test_a_malformed_authorization_header_gets_401(practice):
     client = Client(headers={"Authorization": "Basic dXNlcjpwYXNz"})
     response = client.get(f"{V1}/me")
     assert response.status_code == 401
+    assert None in field_errors(response) and "username" not in response.content.decode()
 
 
 def test_a_revoked_token_gets_401(practice):
@@ -156,13 +157,16 @@ def test_a_session_post_with_the_csrf_token_is_accepted(practice):
 
 def test_a_session_get_needs_no_csrf_token(practice):
     client = _session(practice.staff[Role.NURSE], verified=False, enforce_csrf=True)
-    assert client.get(f"{V1}/patients").status_code == 200
+    response = client.get(f"{V1}/patients")
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [str(practice.patient.pk)]
 
 
 def test_a_bad_token_is_not_rescued_by_a_valid_session(practice):
     client = _session(practice.staff[Role.NURSE], verified=False)
     response = client.get(f"{V1}/me", headers={"Authorization": "Bearer kf_wrong"})
     assert response.status_code == 401
+    assert None in field_errors(response)
 
 
 def test_a_signed_in_user_without_an_organization_gets_403(practice, django_user_model):

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from ketaflow.accounts.actor import Actor
-from ketaflow.validation import NotFound
 
 from .models import Clinic, OpeningHours, Room
 from .services import clinics_for, get_clinic
@@ -48,11 +47,5 @@ def clinic_overview(actor: Actor, clinic_id: uuid.UUID | str) -> ClinicOverview:
 def get_room(actor: Actor, clinic_id: uuid.UUID | str, room_id: uuid.UUID | str) -> Room:
     """A room of one of the actor's clinics; NotFound for anyone else's."""
     clinic = get_clinic(actor, clinic_id)
-    try:
-        pk = uuid.UUID(str(room_id))
-    except ValueError as exc:
-        raise NotFound("room") from exc
-    room = Room.objects.for_organization(actor.organization_id).filter(clinic=clinic, pk=pk).first()
-    if room is None:
-        raise NotFound("room")
-    return room
+    rooms = Room.objects.for_organization(actor.organization_id).filter(clinic=clinic)
+    return rooms.one(room_id, "room")

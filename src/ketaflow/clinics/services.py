@@ -17,7 +17,7 @@ from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action, AuditChainHead, chain_key
 from ketaflow.audit.trail import record
 from ketaflow.phones import normalise_phone
-from ketaflow.validation import FieldError, NotFound, ValidationFailed
+from ketaflow.validation import FieldError, ValidationFailed
 
 from .models import Clinic, OpeningHours, Organization, Room, validate_timezone
 
@@ -174,10 +174,7 @@ def save_room(
         if room_id is None:
             room = Room(organization_id=actor.organization_id, clinic=clinic)
         else:
-            try:
-                room = rooms.get(pk=uuid.UUID(str(room_id)))
-            except (ValueError, Room.DoesNotExist) as exc:
-                raise NotFound("room") from exc
+            room = rooms.one(room_id, "room")
         if name is not None:
             if rooms.filter(name__iexact=name).exclude(pk=room.pk).exists():
                 raise ValidationFailed.single("name", "Another room in this clinic has this name.")

@@ -60,10 +60,6 @@ def _check_clinic(actor: Actor, clinic_id: Any) -> uuid.UUID:
     return pk
 
 
-def _today(actor: Actor) -> date:
-    return timezone.localdate()
-
-
 def find_possible_duplicates(
     actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID | None = None, limit: int = 5
 ) -> list[tuple[Patient, DuplicateMatch]]:
@@ -137,7 +133,7 @@ def _save_unique(patient: Patient, **kwargs: Any) -> None:
         with transaction.atomic():
             patient.save(**kwargs)
     except IntegrityError as exc:
-        if "mrn" in str(exc).lower() or "unique" in str(exc).lower():
+        if "mrn" in str(exc).lower():  # the only unique constraint a registry write can break
             raise ValidationFailed.single("mrn", "This MRN is already used by another patient.") from exc
         raise
 
@@ -148,7 +144,7 @@ def register_patient(
     """Create a patient. Raises ValidationFailed, or PossibleDuplicates unless confirmed."""
     actor.require(Permission.EDIT_DEMOGRAPHICS)
     org = organization_of(actor)
-    clean = clean_patient_fields(data, region=org.country, today=_today(actor))
+    clean = clean_patient_fields(data, region=org.country, today=timezone.localdate())
     clean["home_clinic_id"] = _check_clinic(actor, clean["home_clinic_id"])
     if not confirm_not_duplicate:
         matches = find_possible_duplicates(actor, clean)
@@ -176,7 +172,7 @@ def update_patient(actor: Actor, patient_id: uuid.UUID | str, changes: Mapping[s
     """Apply a partial change; the audit entry names the fields changed, never their values."""
     actor.require(Permission.EDIT_DEMOGRAPHICS)
     org = organization_of(actor)
-    clean = clean_patient_fields(changes, region=org.country, today=_today(actor), partial=True)
+    clean = clean_patient_fields(changes, region=org.country, today=timezone.localdate(), partial=True)
     if "home_clinic_id" in clean:
         clean["home_clinic_id"] = _check_clinic(actor, clean["home_clinic_id"])
     with transaction.atomic():
