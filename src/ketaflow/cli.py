@@ -211,6 +211,213 @@ def audit_verify() -> None:
     click.echo("audit trail verified")
 
 
+def _organization(slug: str) -> Any:
+    """The organization with this slug (Django must be set up), or a ClickException."""
+    from ketaflow.clinics.models import Organization
+
+    found = Organization.objects.filter(slug=slug).first()
+    if found is None:
+        raise click.ClickException(f"no organization with the slug {slug!r}")
+    return found
+
+
+def _organizations(slug: str | None) -> list[Any]:
+    """The one organization named, or every organization."""
+    from ketaflow.clinics.models import Organization
+
+    return [_organization(slug)] if slug else list(Organization.objects.order_by("slug"))
+
+
+def _definition_file(path: str) -> dict[str, Any]:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise click.ClickException(f"{path}: a definition is a JSON object")
+    return document
+
+
+def _range(instrument: Any) -> str:
+    low, high = instrument.total_range
+    return f"{low:g}-{high:g}"
+
+
+@main.group()
+def instruments() -> None:
+    """Questionnaires: list, check and load definitions; score answers."""
+
+
+@instruments.command("list")
+@click.option("--organization", "slug", metavar="SLUG", help="Add this organization's own definitions.")
+def instruments_list(slug: str | None) -> None:
+    """List the built-in instruments (and an organization's own): id, version, name, range, licence."""
+    from ketaflow.clinical.instruments import builtin_instruments
+
+    found = dict(builtin_instruments())
+    if slug:
+        _django()
+        from ketaflow.measurement.library import instruments_for
+
+        found = instruments_for(_organization(slug).id)
+    builtin = builtin_instruments()
+    rows = [("id", "version", "name", "respondent", "range", "licence")]
+    for instrument_id in sorted(found):
+        instrument = found[instrument_id]
+        origin = "" if builtin.get(instrument_id) is instrument else " (clinic's own)"
+        rows.append((instrument.id, instrument.version, instrument.name + origin, instrument.respondent,
+                     _range(instrument), instrument.licence))
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[5]]))
+
+
+@instruments.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def instruments_check(file: str) -> None:
+    """Validate an instrument definition (JSON); exit 1 naming the first problem."""
+    from ketaflow.clinical.instruments import DefinitionError, builtin_instruments, parse_definition
+
+    try:
+        instrument = parse_definition(_definition_file(file))
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"OK {instrument.id} version {instrument.version}: {len(instrument.items)} items, "
+        f"total {_range(instrument)} ({instrument.scoring.method}), {instrument.respondent}-rated"
+    )
+    if instrument.id in builtin_instruments():
+        click.echo(f"note: {instrument.id} is a built-in id; `instruments load` refuses it (choose another).")
+
+
+@instruments.command("load")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--organization", "slug", metavar="SLUG", required=True, help="The organization that loads it.")
+def instruments_load(file: str, slug: str) -> None:
+    """Load a clinic's own (licensed) definition for an organization; a newer version replaces it."""
+    document = _definition_file(file)
+    _django()
+    from ketaflow.accounts.actor import Actor
+    from ketaflow.measurement.library import load_clinic_instrument
+    from ketaflow.validation import ValidationFailed
+
+    organization = _organization(slug)
+    try:
+        row = load_clinic_instrument(Actor.system(organization.id, via="cli"), document)
+    except ValidationFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Loaded {row.instrument_id} version {row.version} for {organization.name}.")
+
+
+def _parse_answers(raw: tuple[str, ...]) -> list[int | None] | dict[str | int, int | None]:
+    """`1 0 2 -` (item order, `-` for no answer) or `1=1 9=0` (by item id); not both."""
+
+    def value(text: str) -> int | None:
+        if text in ("-", ""):
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not a whole number (or - for no answer)") from None
+
+    by_id = ["=" in entry for entry in raw]
+    if all(by_id):
+        return {key: value(answer) for key, answer in (entry.split("=", 1) for entry in raw)}
+    if any(by_id):
+        raise click.BadParameter("give answers in item order or as ITEM=VALUE, not both")
+    return [value(entry) for entry in raw]
+
+
+@instruments.command("score")
+@click.argument("instrument_id", metavar="ID")
+@click.argument("answers", nargs=-1, required=True)
+@click.option("--organization", "slug", metavar="SLUG", help="Score an organization's loaded definition.")
+def instruments_score(instrument_id: str, answers: tuple[str, ...], slug: str | None) -> None:
+    """Score answers (in item order, - for none, or ITEM=VALUE): total, band, subscores, flags."""
+    from ketaflow.clinical.instruments import AnswerError, builtin_instruments, score_instrument
+
+    known = dict(builtin_instruments())
+    if slug:
+        _django()
+        from ketaflow.measurement.library import instruments_for
+
+        known = instruments_for(_organization(slug).id)
+    instrument = known.get(instrument_id)
+    if instrument is None:
+        names = ", ".join(sorted(known))
+        raise click.ClickException(f"unknown instrument {instrument_id!r} (known: {names})")
+    try:
+        result = score_instrument(instrument, _parse_answers(answers))
+    except AnswerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{instrument.short_name} ({instrument.id} version {instrument.version})")
+    if result.complete:
+        click.echo(f"total: {result.total:g} (range {_range(instrument)})")
+        click.echo(f"band: {result.band or '-'}")
+    else:
+        click.echo(f"total: not scored, incomplete (no answer to item {', '.join(result.missing)})")
+    if result.subscores:
+        click.echo("subscores: " + ", ".join(f"{key} {value:g}" for key, value in result.subscores.items()))
+    labels = {finding.name: finding.label for finding in instrument.findings}
+    for name in result.findings:
+        click.echo(f"finding: {name}: {labels.get(name, '')}")
+    for flag in result.safety_details:
+        click.echo(f"SAFETY FLAG {flag.name}: {flag.message}")
+    if not result.safety_details:
+        click.echo("safety flags: none")
+
+
+@main.group()
+def measures() -> None:
+    """Measurement-based care: due questionnaires and reminders."""
+
+
+@measures.command("remind")
+@click.option("--organization", "slug", metavar="SLUG", help="One organization (default: every one).")
+def measures_remind(slug: str | None) -> None:
+    """Send the due-questionnaire reminders (run it from cron); exit 1 if any failed to send."""
+    _django()
+    from ketaflow.measurement.reminders import send_due_reminders
+
+    failed = 0
+    for organization in _organizations(slug):
+        run = send_due_reminders(organization.id)
+        click.echo(
+            f"{organization.slug}: {run.patients} patients, {run.sent} sent, {run.failed} failed, "
+            f"{run.skipped} skipped"
+        )
+        failed += run.failed
+    if failed:
+        raise click.ClickException(f"{failed} reminder(s) failed to send; they are retried on a later run")
+
+
+@measures.command("refresh")
+@click.option("--organization", "slug", metavar="SLUG", help="One organization (default: every one).")
+def measures_refresh(slug: str | None) -> None:
+    """Recompute the due questionnaires of every patient with a measurement plan."""
+    _django()
+    from django.db import transaction
+
+    from ketaflow.measurement.models import MeasurementPlan
+    from ketaflow.measurement.schedule import refresh_due
+
+    for organization in _organizations(slug):
+        plans = MeasurementPlan.objects.for_organization(organization.id).select_related("patient")
+        count = plans.count()
+        rows = plans.iterator()
+        with click.progressbar(rows, length=count, label=organization.slug, file=sys.stderr) as bar:
+            for plan in bar:
+                with transaction.atomic():
+                    refresh_due(plan.patient)
+        click.echo(f"{organization.slug}: due measures refreshed for {count} patients")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def manage(args: tuple[str, ...]) -> None:

@@ -7,20 +7,38 @@ fails the test until someone says which of the stranger's objects it takes.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.models import ApiToken, StaffMember, StaffRole, User
 from ketaflow.accounts.roles import Role
 from ketaflow.api.app import api
 from ketaflow.audit.models import AuditChainHead, AuditEvent, chain_key
 from ketaflow.clinics.models import Clinic, OpeningHours, Organization, Room
+from ketaflow.measurement import responses
+from ketaflow.measurement.models import (
+    ClinicInstrument,
+    Invitation,
+    MeasureDue,
+    MeasurementPlan,
+    MeasurementSettings,
+    Notification,
+    QuestionnaireResponse,
+    Reminder,
+    SafetyAlert,
+    ScoreObservation,
+    Treatment,
+)
 from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 from tests.factories import (
     AlertFactory,
@@ -35,6 +53,21 @@ from tests.integration.test_api_support import API_TEST_MARKS, Api, api_as
 
 pytestmark = API_TEST_MARKS
 NOT_FOUND = {"errors": [{"field": None, "message": "Not found."}]}
+LICENSED_SCALE = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "examples" / "ybocs-template.json").read_text()
+)
+MEASUREMENT_MODELS = (
+    ClinicInstrument,
+    MeasurementPlan,
+    Treatment,
+    Invitation,
+    QuestionnaireResponse,
+    ScoreObservation,
+    SafetyAlert,
+    Notification,
+    MeasureDue,
+    Reminder,
+)
 
 
 @dataclass
@@ -49,6 +82,9 @@ class Objects:
     staff: StaffMember
     clinic: Clinic
     room: Room
+    instrument: ClinicInstrument
+    response: QuestionnaireResponse
+    safety_alert: SafetyAlert
 
 
 PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
@@ -59,6 +95,9 @@ PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "staff_id": lambda o: o.staff.pk,
     "clinic_id": lambda o: o.clinic.pk,
     "room_id": lambda o: o.room.pk,
+    "instrument_id": lambda o: o.instrument.instrument_id,
+    "response_id": lambda o: o.response.pk,
+    "safety_alert_id": lambda o: o.safety_alert.pk,
 }
 QUERY_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "q": lambda o: o.patient.legal_family_name,
@@ -104,6 +143,27 @@ BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
     },
     ("post", "/clinics/{clinic_id}/rooms"): lambda o: {"name": "Hijacked"},
     ("patch", "/clinics/{clinic_id}/rooms/{room_id}"): lambda o: {"name": "Hijacked", "is_active": False},
+    ("post", "/patients/{patient_id}/responses"): lambda o: {
+        "instrument_id": "phq9",
+        "answers": [0, 1, 0, 1, 0, 0, 1, 0, 2],
+    },
+    ("post", "/responses/{response_id}/entered-in-error"): lambda o: {"reason": "Hijacked"},
+    ("put", "/patients/{patient_id}/measurement-plan"): lambda o: {
+        "stage": "induction",
+        "instruments": ["phq9"],
+    },
+    ("post", "/patients/{patient_id}/treatments"): lambda o: {
+        "occurred_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "description": "Hijacked",
+    },
+    ("post", "/patients/{patient_id}/questionnaire-links"): lambda o: {
+        "instrument_ids": ["phq9"],
+        "channel": "email",
+    },
+    ("post", "/safety-alerts/{safety_alert_id}/acknowledge"): lambda o: {
+        "action": "known_reviewed",
+        "note": "Hijacked",
+    },
 }
 # Operations whose control call needs the record in a particular state first.
 PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
@@ -119,6 +179,14 @@ def objects_in(
 ) -> Objects:
     clinic = clinic or ClinicFactory(organization=org)
     patient = patient or PatientFactory(home_clinic=clinic)
+    scale = {**LICENSED_SCALE, "id": f"scale_{uuid.uuid4().hex[:10]}", "name": f"{label} licensed scale"}
+    instrument = ClinicInstrument.objects.create(
+        organization=org, instrument_id=scale["id"], version=scale["version"], document=scale
+    )
+    recorded = responses.record_response(
+        Actor.system(org.pk), patient.pk, "phq9", [1, 1, 1, 1, 1, 1, 1, 1, 1]
+    )
+    assert recorded.alert is not None
     return Objects(
         org=org,
         patient=patient,
@@ -128,6 +196,9 @@ def objects_in(
         alert=AlertFactory(patient=patient, category="safety", message=f"{label} falls risk"),
         staff=StaffFactory(organization=org, roles=[Role.NURSE]),
         room=RoomFactory(clinic=clinic, name=f"{label} chair"),
+        instrument=instrument,
+        response=recorded.response,
+        safety_alert=recorded.alert,
     )
 
 
@@ -175,6 +246,8 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
         Clinic,
         OpeningHours,
         Room,
+        MeasurementSettings,
+        *MEASUREMENT_MODELS,
     ):
         tables[model.__name__] = model.objects.filter(organization=org)
     rows = {name: list(qs.order_by("pk").values()) for name, qs in tables.items()}
@@ -189,7 +262,7 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
 def markers(objects: Objects, org: Organization) -> tuple[set[str], set[str]]:
     """(substrings, exact values) that only the stranger's data contains."""
     substrings = {"Elsewhere", objects.patient.mrn, str(org.pk)}
-    for model in (Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room):
+    for model in (Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room, *MEASUREMENT_MODELS):
         substrings |= {str(pk) for pk in model.objects.filter(organization=org).values_list("pk", flat=True)}
     exact = set(User.objects.filter(organization=org).values_list("username", flat=True))
     return substrings, exact

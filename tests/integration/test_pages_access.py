@@ -20,6 +20,17 @@ from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.clinics.models import Clinic, OpeningHours, Room
+from ketaflow.measurement.models import (
+    Invitation,
+    MeasureDue,
+    MeasurementPlan,
+    MeasurementSettings,
+    Notification,
+    QuestionnaireResponse,
+    SafetyAlert,
+    Treatment,
+)
+from ketaflow.measurement.responses import record_response
 from ketaflow.patients.chart import all_tabs
 from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 from tests.factories import (
@@ -30,12 +41,13 @@ from tests.factories import (
     RoomFactory,
     StaffFactory,
     UserFactory,
+    actor_of,
 )
 from tests.integration.pages import PAGE_TEST_MARKS, signed_in, text_of
 
 pytestmark = PAGE_TEST_MARKS
 
-PAGE_NAMESPACES = ("web", "accounts", "patients", "staff", "clinics", "audit")
+PAGE_NAMESPACES = ("web", "accounts", "patients", "staff", "clinics", "audit", "measures")
 # Path arguments that carry no record id; everything else names a record of the stranger.
 NON_ID_KWARGS = frozenset({"tab"})
 
@@ -78,17 +90,25 @@ def stranger_records(stranger) -> StrangerRecords:
     condition = ConditionFactory(patient=patient, note="Stranger condition note")
     allergy = AllergyFactory(patient=patient, substance="Kumquatine")
     alert = AlertFactory(patient=patient, message="Stranger alert marmalade")
+    flagged = flagged_phq9(stranger)
     return StrangerRecords(
         values={
             "patient_id": [str(patient.pk)], "staff_id": [str(owner.pk)],
             "clinic_id": [str(stranger.clinic.pk)], "room_id": [str(room.pk)],
             "condition_id": [str(condition.pk)], "allergy_id": [str(allergy.pk)],
             "alert_id": [str(alert.pk)], "tab": [tab.slug for tab in all_tabs()],
+            "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
         },
         secrets=["Zephyrstrange", "ZZ-424242", "Faraway Quokka Clinic", "stranger.owner.kumquat",
                  "Quokka Chair", "Stranger condition note", "Kumquatine", "Stranger alert marmalade",
                  str(patient.pk), str(owner.pk)],
     )
+
+
+def flagged_phq9(practice):
+    """A PHQ-9 with item 9 endorsed: a questionnaire response and the safety alert it raised."""
+    answers = {"1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1, "7": 1, "8": 0, "9": 1}
+    return record_response(actor_of(practice.staff[Role.NURSE]), practice.patient.pk, "phq9", answers)
 
 
 def snapshot(org) -> dict[str, object]:
@@ -105,6 +125,9 @@ def snapshot(org) -> dict[str, object]:
         "conditions": list(Condition.objects.filter(organization=org).values().order_by("pk")),
         "allergies": list(Allergy.objects.filter(organization=org).values().order_by("pk")),
         "alerts": list(PatientAlert.objects.filter(organization=org).values().order_by("pk")),
+        **{model.__name__: list(model.objects.filter(organization=org).values().order_by("pk"))
+           for model in (QuestionnaireResponse, SafetyAlert, Notification, MeasurementPlan, Treatment,
+                         Invitation, MeasureDue, MeasurementSettings)},
         "audit": AuditEvent.objects.filter(organization=org).count(),
     }
 
@@ -157,12 +180,14 @@ def test_no_page_shows_or_changes_another_organizations_records(practice, strang
 def test_signed_out_visitors_are_sent_to_sign_in_from_every_staff_page(practice):
     open_pages = {"accounts:login", "accounts:logout"}
     patient = practice.patient
+    flagged = flagged_phq9(practice)
     values = {
         "patient_id": [str(patient.pk)], "staff_id": [str(practice.staff[Role.NURSE].pk)],
         "clinic_id": [str(practice.clinic.pk)], "room_id": [str(RoomFactory(clinic=practice.clinic).pk)],
         "condition_id": [str(ConditionFactory(patient=patient).pk)],
         "allergy_id": [str(AllergyFactory(patient=patient).pk)],
         "alert_id": [str(AlertFactory(patient=patient).pk)], "tab": ["summary"],
+        "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
     }
     for name, params in page_urls():
         if name in open_pages:
@@ -239,10 +264,15 @@ def test_the_home_page_greets_and_counts_active_patients(practice):
 
 def test_no_page_carries_inline_script_style_or_event_handlers(practice):
     client = signed_in(StaffFactory(organization=practice.org, roles=[Role.OWNER, Role.PRESCRIBER]))
+    flagged = flagged_phq9(practice)
     pages = ["/", "/patients/", "/patients/new/", f"/patients/{practice.patient.pk}/",
              f"/patients/{practice.patient.pk}/problems/", f"/patients/{practice.patient.pk}/edit/",
              "/staff/", "/staff/new/", "/settings/", f"/settings/clinics/{practice.clinic.pk}/hours/",
-             "/audit/", "/account/password/", "/account/two-factor/setup/"]
+             "/audit/", "/account/password/", "/account/two-factor/setup/",
+             f"/patients/{practice.patient.pk}/measures/",
+             f"/measures/patients/{practice.patient.pk}/enter/?instrument=phq9",
+             f"/measures/responses/{flagged.response.pk}/", f"/measures/alerts/{flagged.alert.pk}/",
+             "/measures/", "/measures/?tab=overdue", "/measures/?tab=alerts", "/measures/settings/"]
     for url in pages:
         html = client.get(url).content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline script on {url}"

@@ -12,6 +12,7 @@ def production(**overrides):
         "KETAFLOW_MODE": "production",
         "KETAFLOW_SECRET_KEY": GOOD_KEY,
         "KETAFLOW_ALLOWED_HOSTS": "clinic.example.org",
+        "KETAFLOW_BASE_URL": "https://clinic.example.org",
         "KETAFLOW_DATA_DIR": "/tmp/kf-config-test",
     }
     env.update(overrides)
@@ -80,3 +81,8 @@ def test_sqlite_under_the_data_directory_is_the_default_database(tmp_path):
         load_config({"KETAFLOW_MODE": "development", "DATABASE_URL": "postgres://x@h/db"}).database_url
         == "postgres://x@h/db"
     )
+
+
+def test_production_refuses_a_base_url_that_is_not_https() -> None:
+    with pytest.raises(InsecureConfiguration, match="KETAFLOW_BASE_URL"):
+        load_config(production(KETAFLOW_BASE_URL="http://clinic.example.org"))

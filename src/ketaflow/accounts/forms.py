@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -11,6 +13,14 @@ class LoginForm(AuthenticationForm):
     password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        """Staff sign in here; a patient's portal login is refused (with the usual vague message)."""
+        from .middleware import is_patient_login
+
+        super().confirm_login_allowed(user)
+        if is_patient_login(user):
+            raise self.get_invalid_login_error()
 
 
 class TokenForm(forms.Form):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
-from . import audit, clinics, me, patients, records, staff
+from . import audit, clinics, me, measures, patients, records, staff
 from .auth import BearerToken, StaffSession
 from .docs import SelfHostedSwagger
 from .errors import install_error_handlers
@@ -37,5 +37,5 @@ api = KetaflowAPI(
     urls_namespace="api-v1",
 )
 install_error_handlers(api)
-for area in (me, patients, records, staff, clinics, audit):
+for area in (me, patients, records, measures, staff, clinics, audit):
     api.add_router("/v1", area.router)

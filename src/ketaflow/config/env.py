@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+CONSOLE_SMS_BACKEND = "ketaflow.measurement.sms.ConsoleSMSBackend"
 MODES = ("production", "demo", "development", "test")
 DEVELOPMENT_SECRET_KEY = "django-insecure-ketaflow-development-key-never-use-in-production"
 KNOWN_DEFAULT_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, "changeme", "secret", "django-insecure"})
@@ -37,6 +38,8 @@ class Config:
     behind_tls_proxy: bool
     email_url: str
     log_level: str
+    base_url: str = "http://127.0.0.1:8000"
+    sms_backend: str = CONSOLE_SMS_BACKEND
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +113,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             problems.append("KETAFLOW_ALLOWED_HOSTS must name the host names this server answers to")
         if not require_two_factor:
             problems.append("two-factor authentication cannot be switched off in production")
+    base_url = (env.get("KETAFLOW_BASE_URL") or ("" if production else "http://127.0.0.1:8000")).rstrip("/")
+    if production and not base_url.startswith("https://"):
+        problems.append("KETAFLOW_BASE_URL must be the https:// address patients and staff open links at")
     if problems:
         raise InsecureConfiguration("refusing to start in production mode: " + "; ".join(problems))
 
@@ -132,4 +138,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         behind_tls_proxy=behind_proxy,
         email_url=env.get("KETAFLOW_EMAIL_URL", "" if production else "console:"),
         log_level=env.get("KETAFLOW_LOG_LEVEL", "INFO").upper(),
+        base_url=base_url,
+        sms_backend=env.get("KETAFLOW_SMS_BACKEND", "" if production else CONSOLE_SMS_BACKEND),
     )

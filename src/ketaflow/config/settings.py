@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "ketaflow.accounts",
     "ketaflow.audit",
     "ketaflow.patients",
+    "ketaflow.measurement",
+    "ketaflow.portal",
     "ketaflow.web",
 ]
 
@@ -70,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ketaflow.web.context.ketaflow_context",
+                "ketaflow.measurement.context.measures_header",
             ],
         },
     },
@@ -221,7 +224,13 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "faker": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
     },
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200
+
+# Links in emails and text messages; the SMS backend is a dotted path (see docs/operations.md).
+KETAFLOW_BASE_URL = CONFIG.base_url
+KETAFLOW_SMS_BACKEND = CONFIG.sms_backend

@@ -1,15 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ketaflow.measurement.pdf_views import progress_summary_pdf
 from ketaflow.web.views import healthz
 
 urlpatterns = [
     path("", include("ketaflow.web.urls")),
     path("account/", include("ketaflow.accounts.urls")),
     path("patients/", include("ketaflow.patients.urls")),
+    # Before the measures/ include, so both resolve.
+    path("measures/patients/<uuid:patient_id>/summary.pdf", progress_summary_pdf,
+         name="progress_summary_pdf"),
+    path("q/", include("ketaflow.measurement.patient_urls")),
+    path("portal/", include("ketaflow.portal.urls")),
     path("staff/", include("ketaflow.accounts.staff_urls")),
     path("settings/", include("ketaflow.clinics.urls")),
     path("audit/", include("ketaflow.audit.urls")),
+    path("measures/", include("ketaflow.measurement.urls")),
     path("api/", include("ketaflow.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
