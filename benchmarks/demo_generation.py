@@ -4,7 +4,8 @@ Each backend runs the real command in a subprocess (its wall time and peak RSS m
 `os.wait4`), once with 0 patients (start-up, migrations, clinics and staff: the fixed cost) and
 once with N. Two baselines are measured in the same run, on the same machine:
 
-- raw insert: every row the demo wrote (patients, conditions, allergies, alerts, audit events),
+- raw insert: every row the demo wrote (patients, conditions, allergies, alerts, audit events, and
+  the measurement rows: plans, treatments, responses, scores, safety alerts, notifications, due),
   read back and inserted again with the driver's own `executemany` (sqlite3 / psycopg) into tables
   of the same columns and indexes, one transaction per 2,000 rows: the floor for writing that many
   rows of that width, with no ORM, no validation and no hashing;
@@ -41,12 +42,15 @@ RESULTS = Path(__file__).parent / "results"
 BATCH = 2000
 BUDGET_SECONDS, BUDGET_MB = 300, 1024
 TABLES = ("patients_patient", "patients_condition", "patients_allergy", "patients_patientalert",
-          "audit_auditevent")
+          "audit_auditevent", "measurement_measurementplan", "measurement_treatment",
+          "measurement_questionnaireresponse", "measurement_scoreobservation", "measurement_safetyalert",
+          "measurement_notification", "measurement_measuredue")
 
 
 def run_demo(patients: int, env: dict[str, str], log: Path) -> dict[str, Any]:
     """Run the CLI once; wall seconds and peak RSS of the process (and any it waited for)."""
-    command = [sys.executable, "-m", "ketaflow", "demo", "--reset", "--patients", str(patients)]
+    command = [sys.executable, "-m", "ketaflow", "demo", "--reset", "--patients", str(patients),
+               "--measured", os.environ.get("KF_BENCH_MEASURED", str(patients))]
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -217,10 +221,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--measured", type=int, default=2000,
+                        help="patients given a questionnaire history (about 95 rows each)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--postgres-url", default=os.environ.get(
         "KETAFLOW_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/kf_bench_demo"))
     args = parser.parse_args()
+    os.environ["KF_BENCH_MEASURED"] = str(min(args.measured, args.patients))
     load_before = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory(prefix="kf-bench-demo-") as tmp:

@@ -83,10 +83,14 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     "--seed", default=2026, show_default=True, type=int, help="Random seed (same seed, same practice)."
 )
 @click.option("--reset", is_flag=True, help="Start again from an empty demo database.")
+@click.option("--measured", type=click.IntRange(0), default=None,
+              help="Give questionnaire histories to the first N patients only (default: all).")
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the demo on --host/--port afterwards.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEMO_PORT, show_default=True, type=int)
-def demo(patients: int, seed: int, reset: bool, then_serve: bool, host: str, port: int) -> None:
+def demo(
+    patients: int, seed: int, reset: bool, measured: int | None, then_serve: bool, host: str, port: int
+) -> None:
     """Create the demo practice: two clinics, staff for every role, synthetic patients."""
     from ketaflow.config.env import load_config
 
@@ -103,7 +107,7 @@ def demo(patients: int, seed: int, reset: bool, then_serve: bool, host: str, por
     _call("migrate", interactive=False, verbosity=0)
     if demo_organization() is None:
         with click.progressbar(length=patients, label="Creating synthetic patients", file=sys.stderr) as bar:
-            load_demo(patients=patients, seed=seed, progress=bar.update)
+            load_demo(patients=patients, seed=seed, progress=bar.update, measured=measured)
     else:
         click.echo("The demo practice is already loaded (use --reset to start again).")
     click.echo(f"\nDemo logins (password for every account: {DEMO_PASSWORD}):")

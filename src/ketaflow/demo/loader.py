@@ -2,8 +2,9 @@
 
 The entry points the `ketaflow demo` command calls. Patients are written in batches of
 `BATCH_SIZE`, each batch in one transaction holding its rows and their audit events: one CREATE
-event per patient whose detail counts the conditions, allergies and alerts created with it (the
-chart rows have no events of their own), plus an ARCHIVE event for each archived patient. Memory
+event per patient whose detail counts the conditions, allergies and alerts created with it, and
+its measurement-based care (`measures`: treatments, questionnaire responses, safety alerts; these
+rows have no events of their own), plus an ARCHIVE event for each archived patient. Memory
 stays flat whatever the count: only the current batch is held.
 
 Every name, address, phone number and identifier is synthetic (see `pools`); never real data.
@@ -16,7 +17,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
@@ -29,6 +30,7 @@ from ketaflow.clinics.models import Organization
 from ketaflow.patients.fields import search_text_for
 from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 
+from .measures import MeasureGenerator
 from .patients import PatientGenerator, SyntheticPatient
 from .pools import build_pools
 from .practice import (
@@ -72,6 +74,7 @@ class DemoSummary:
     staff: int
     patients: int
     seconds: float
+    measures: dict[str, int] = field(default_factory=dict)  # rows of measurement-based care, by kind
 
 
 def demo_organization() -> Organization | None:
@@ -85,9 +88,17 @@ def demo_logins() -> list[tuple[str, str]]:
 
 
 def load_demo(
-    *, patients: int = 60, seed: int = 2026, progress: Callable[[int], None] | None = None
+    *,
+    patients: int = 60,
+    seed: int = 2026,
+    progress: Callable[[int], None] | None = None,
+    measured: int | None = None,
 ) -> DemoSummary:
     """Create the demo practice with `patients` synthetic patients; the same seed, the same practice.
+
+    The first `measured` patients (all by default) get measurement-based care: plan, treatments,
+    questionnaire history, alerts and due rows, about 95 rows each. A registry-scale load (the
+    100,000-patient benchmark) caps it, since that history dominates the load time.
 
     Raises DemoAlreadyLoaded when the demo organization exists. `progress(n)` is called after each
     committed batch with the number of patients it created.
@@ -106,11 +117,17 @@ def load_demo(
         clinics = create_clinics(actor, pools, seed)
         staff = create_demo_staff(actor, clinics, pools, seed, DEMO_PASSWORD)
     generator = PatientGenerator(seed, pools, [clinic.pk for clinic in clinics], timezone.localdate())
+    measures = MeasureGenerator(seed, organization.pk, clinics, staff, timezone.now())
     ids = TimeOrderedIds()
     written = 0
     while written < patients:
         batch = list(itertools.islice(generator, min(BATCH_SIZE, patients - written)))
-        write_batch(actor, batch, ids)
+        with_measures = measured is None or written < measured
+        if with_measures and measured is not None and written + len(batch) > measured:
+            write_batch(actor, batch[: measured - written], ids, measures)
+            write_batch(actor, batch[measured - written :], ids)
+        else:
+            write_batch(actor, batch, ids, measures if with_measures else None)
         written += len(batch)
         if progress is not None:
             progress(len(batch))
@@ -120,6 +137,7 @@ def load_demo(
         staff=len(staff),
         patients=written,
         seconds=round(time.perf_counter() - started, 3),
+        measures=dict(measures.totals),
     )
 
 
@@ -143,8 +161,10 @@ def _patient(org_id: uuid.UUID, pk: uuid.UUID, mrn: str, synthetic: SyntheticPat
 
 
 def write_batch(actor: Actor, batch: Sequence[SyntheticPatient],
-                ids: Callable[[], uuid.UUID] = uuid.uuid4) -> list[Patient]:
-    """Insert one batch of patients, their chart rows and their audit events in one transaction."""
+                ids: Callable[[], uuid.UUID] = uuid.uuid4,
+                measures: MeasureGenerator | None = None) -> list[Patient]:
+    """Insert one batch of patients, their chart rows (and, given `measures`, their measurement-based
+    care) and their audit events in one transaction."""
     org_id = actor.organization_id
     now = timezone.now()
     with transaction.atomic():
@@ -152,6 +172,7 @@ def write_batch(actor: Actor, batch: Sequence[SyntheticPatient],
         rows = [_patient(org_id, ids(), mrn, synthetic, now)
                 for mrn, synthetic in zip(mrns, batch, strict=True)]
         Patient.objects.bulk_create(rows)
+        measured = measures.write(rows, batch, ids) if measures is not None else {}
         conditions: list[Condition] = []
         allergies: list[Allergy] = []
         alerts: list[PatientAlert] = []
@@ -166,6 +187,7 @@ def write_batch(actor: Actor, batch: Sequence[SyntheticPatient],
             entries.append(Entry(Action.CREATE, "Patient", str(patient.pk), patient.pk, detail={
                 "source": AUDIT_VIA, "conditions": len(synthetic.conditions),
                 "allergies": len(synthetic.allergies), "alerts": len(synthetic.alerts),
+                **measured.get(patient.pk, {}),
             }))
             if synthetic.archived_reason:
                 entries.append(Entry(Action.ARCHIVE, "Patient", str(patient.pk), patient.pk))

@@ -74,6 +74,8 @@ def _section(item: InstrumentProgress) -> InstrumentSection:
         JudgementRow("Relapse", _verdict(outcome.relapse), outcome.relapse.reason),
         JudgementRow("Non-response", _verdict(outcome.non_response), outcome.non_response.reason),
     ]
+    if item.instrument.scoring.method == "risk_level":
+        judgements = []  # response and remission do not apply to a risk screen
     return InstrumentSection(item, item.chart(width=CHART_WIDTH, height=CHART_HEIGHT), judgements)
 
 

@@ -74,6 +74,17 @@ class InstrumentProgress:
         )
 
 
+# The order a clinician reads progress in: depression first, then anxiety, trauma, pain, mania, then
+# the risk screen and the in-session scales; a clinic's own instruments after these.
+DISPLAY_ORDER = ("phq9", "qids_sr16", "madrs", "gad7", "pcl5", "peg", "pain_nrs", "ymrs",
+                 "cssrs_screener", "cadss6", "moaas")
+
+
+def display_rank(instrument_id: str) -> tuple[int, str]:
+    rank = DISPLAY_ORDER.index(instrument_id) if instrument_id in DISPLAY_ORDER else len(DISPLAY_ORDER)
+    return (rank, instrument_id)
+
+
 def outcome_rules(config: MeasurementSettings, instrument: Instrument) -> OutcomeRules:
     """The organization's rules for one instrument; a remission override replaces the definition's."""
     rules = OutcomeRules(
@@ -120,7 +131,7 @@ def patient_progress(
     library = instruments_for(org)
     config = settings_for(org)
     found = []
-    for instrument_id, instrument in library.items():
+    for instrument_id, instrument in sorted(library.items(), key=lambda pair: display_rank(pair[0])):
         points = by_instrument.get(instrument_id)
         if not points:
             continue

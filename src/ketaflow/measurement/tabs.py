@@ -34,7 +34,7 @@ from .progress import InstrumentProgress, patient_progress
 from .schedule import clinicians_for, due_window, instruments_planned, plan_for
 from .sms import sms_backend
 
-HISTORY_LIMIT = 50
+HISTORY_LIMIT = 20
 NONE = "\u2013"  # an en dash for a missing number
 DEFAULT_REDUCTION_PERCENT = 50
 DEFAULT_RELAPSE = 2

@@ -8,7 +8,6 @@ through `responses.store_response` like every other path, so scoring and safety 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import smtplib
 import uuid
@@ -30,7 +29,7 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.instruments import Answers, Instrument
 from ketaflow.measurement.library import instruments_for
-from ketaflow.measurement.links import patient_actor
+from ketaflow.measurement.links import patient_actor, token_hash
 from ketaflow.measurement.models import MeasureDue, QuestionnaireResponse
 from ketaflow.measurement.progress import InstrumentProgress, patient_progress
 from ketaflow.measurement.responses import RecordedResponse, Submitter, checked_score, store_response
@@ -56,10 +55,6 @@ class PortalInvitation:
     @property
     def path(self) -> str:
         return f"/portal/activate/{self.token}/"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ---------- staff: the invitation ----------
