@@ -343,7 +343,7 @@ def test_reading_a_worklist_is_audited_with_the_patients_shown(practice, nurse, 
     due_patient, _late = due_and_overdue
     signed_in(nurse).get("/measures/")
     event = AuditEvent.objects.filter(action=Action.LIST, object_type="MeasureDue").latest("seq")
-    assert event.detail["shown"] == [str(due_patient.pk)]
+    assert event.detail["patients"] == [str(due_patient.pk)]
     assert event.username == nurse.user.username
 
 

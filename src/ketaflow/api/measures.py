@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
@@ -24,10 +22,8 @@ from ninja.responses import Status
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Permission
-from ketaflow.audit.models import Action
-from ketaflow.audit.trail import record
 from ketaflow.clinical.instruments import Instrument, builtin_instruments
-from ketaflow.measurement import library, links, progress, responses, safety, schedule
+from ketaflow.measurement import library, links, progress, responses, safety, schedule, worklists
 from ketaflow.measurement.models import (
     MeasureDue,
     MeasurementPlan,
@@ -250,35 +246,6 @@ def _clinical(request: HttpRequest, *queries: Any) -> Actor:
     return actor
 
 
-def _open_response(actor: Actor, response_id: str) -> QuestionnaireResponse:
-    """One response of this organization, its reading audited."""
-    with transaction.atomic():
-        scope = QuestionnaireResponse.objects.for_organization(actor.organization_id)
-        found: QuestionnaireResponse = scope.prefetch_related("observations").one(
-            response_id, "questionnaire response"
-        )
-        record(actor, Action.READ, "QuestionnaireResponse", found.pk, patient_id=found.patient_id)
-    return found
-
-
-def _listed(request: HttpRequest, actor: Actor, rows: QuerySet[Any], query: Any, object_type: str) -> Any:
-    """A page of rows naming patients, audited as a LIST of the rows and patients shown."""
-    with transaction.atomic():
-        page = paginate(rows, query.page, query.page_size)
-        record(
-            actor,
-            Action.LIST,
-            object_type,
-            detail={
-                "shown": [str(row.pk) for row in page.items],
-                "patients": sorted({str(row.patient_id) for row in page.items}),
-                "page": query.page,
-                "total": page.total,
-            },
-        )
-    return page
-
-
 def _renamed(exc: ValidationFailed, names: Mapping[str, str]) -> ValidationFailed:
     """The service's errors with its field names changed to the names this API's body uses."""
     return ValidationFailed(FieldError(names.get(e.field or "", e.field), e.message) for e in exc.errors)
@@ -352,7 +319,7 @@ def list_responses(request: HttpRequest, patient_id: PatientId, query: Query[Res
 @router.get("/responses/{response_id}", response=documented(200, ResponseOut))
 def get_response(request: HttpRequest, response_id: ResponseId) -> Any:
     actor = _clinical(request)
-    found = _open_response(actor, response_id)
+    found = responses.open_response(actor, response_id)
     return _response_body(found, library.instruments_for(actor.organization_id))
 
 
@@ -442,7 +409,8 @@ def list_safety_alerts(request: HttpRequest, query: Query[SafetyAlertQuery]) -> 
     rows = safety.alerts_for(actor)
     if query.status:
         rows = rows.filter(status=query.status)
-    page = _listed(request, actor, rows.order_by("-raised_at", "id"), query, "SafetyAlert")
+    page = worklists.audited_page(actor, rows.order_by("-raised_at", "id"), "SafetyAlert",
+                                  page=query.page, page_size=query.page_size)
     body = page_body(request, page)
     body["items"] = [_alert_body(alert) for alert in page.items]
     return body
@@ -470,7 +438,9 @@ def list_due_measures(request: HttpRequest, query: Query[DueQuery]) -> Any:
     actor = actor_of(request)
     refuse_unknown_query(request, DueQuery)
     rows = schedule.due_measures(actor, overdue=query.overdue, clinic_id=query.clinic_id)
-    page = _listed(request, actor, rows.order_by("due_at", "id"), query, "MeasureDue")
+    page = worklists.audited_page(actor, rows.order_by("due_at", "id"), "MeasureDue",
+                                  page=query.page, page_size=query.page_size,
+                                  list="overdue" if query.overdue else "due")
     known = library.instruments_for(actor.organization_id)
     body = page_body(request, page)
     body["items"] = [

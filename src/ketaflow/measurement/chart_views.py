@@ -49,7 +49,7 @@ from .library import instruments_for, settings_for
 from .links import IssuedLink, issue_link
 from .models import Invitation, QuestionnaireResponse, SafetyAlert
 from .reminders import message_for
-from .responses import mark_entered_in_error, record_response
+from .responses import mark_entered_in_error, open_response, record_response
 from .schedule import clinicians_for, record_treatment, set_plan
 from .sms import SMSError, sms_backend
 from .tabs import response_row
@@ -144,7 +144,7 @@ def _response_for(actor: Actor, response_id: uuid.UUID) -> QuestionnaireResponse
 def response_detail(request: HttpRequest, response_id: uuid.UUID) -> HttpResponse:
     """One response in the Measures tab: its answers and, when flagged, the safety banner."""
     actor = request.actor  # type: ignore[attr-defined]
-    response = _response_for(actor, response_id)
+    response = open_response(actor, response_id)
     alert = SafetyAlert.objects.for_organization(actor.organization_id).filter(response=response).first()
     row = response_row(response, instruments_for(actor.organization_id))
     return _render(request, response.patient_id, {

@@ -14,9 +14,12 @@ from django.conf import settings
 from django.db import models
 
 from ketaflow.accounts.models import StaffMember
+from ketaflow.clinical.measurement_schedule import load_schedule
+from ketaflow.clinical.outcomes import OutcomeRules
 from ketaflow.clinics.models import Organization, TenantModel
 from ketaflow.patients.models import Patient, PatientChild
 
+_RULES = OutcomeRules()
 INSTRUMENT_CODE_SYSTEM = "urn:ketaflow:instrument"
 LOINC = "http://loinc.org"
 
@@ -29,17 +32,23 @@ def default_crisis_resources() -> list[dict[str, str]]:
     ]
 
 
+def default_overdue_days() -> int:
+    """The schedule data's default (clinical/data/measurement_schedule.json), a [verify] number."""
+    return load_schedule().overdue_after.days
+
+
 class MeasurementSettings(models.Model):
     """One organization's measurement settings: every number shown with its source where it is set."""
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
     crisis_resources = models.JSONField(default=default_crisis_resources)
     link_ttl_hours = models.PositiveIntegerField(default=72)
-    response_reduction_percent = models.PositiveIntegerField(default=50)
-    relapse_consecutive = models.PositiveIntegerField(default=2)
-    non_response_after = models.PositiveIntegerField(default=3)
+    # Outcome rules default to the core's published ones (clinical/outcomes.py, with sources).
+    response_reduction_percent = models.PositiveIntegerField(default=round(_RULES.response_reduction * 100))
+    relapse_consecutive = models.PositiveIntegerField(default=_RULES.relapse_consecutive)
+    non_response_after = models.PositiveIntegerField(default=_RULES.non_response_after)
     remission_overrides = models.JSONField(default=dict, blank=True)
-    overdue_after_days = models.PositiveIntegerField(default=2)
+    overdue_after_days = models.PositiveIntegerField(default=default_overdue_days)
     reminder_every_hours = models.PositiveIntegerField(default=48)
     updated_at = models.DateTimeField(auto_now=True)
 

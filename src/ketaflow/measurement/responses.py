@@ -226,6 +226,18 @@ def observations_for(
     return rows
 
 
+def open_response(actor: Actor, response_id: uuid.UUID | str) -> QuestionnaireResponse:
+    """One response of this organization with its observations; the read is audited."""
+    actor.require(Permission.VIEW_CLINICAL)
+    with transaction.atomic():
+        scope = QuestionnaireResponse.objects.for_organization(actor.organization_id)
+        found: QuestionnaireResponse = scope.prefetch_related("observations").one(
+            response_id, "questionnaire response"
+        )
+        record(actor, Action.READ, "QuestionnaireResponse", found.pk, patient_id=found.patient_id)
+    return found
+
+
 def mark_entered_in_error(actor: Actor, response_id: uuid.UUID | str, reason: str) -> QuestionnaireResponse:
     """Withdraw a response recorded by mistake: it leaves the trajectory and outcomes, and stays on file."""
     actor.require(Permission.EDIT_CLINICAL)

@@ -7,6 +7,7 @@ on changes (a response, the stage, a treatment date), so the due list is a plain
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -177,10 +178,13 @@ def refresh_due(patient: Patient, *, only: str | None = None, now: datetime | No
         open_rows = open_rows.filter(instrument_id=only)
     current = {row.instrument_id: row for row in open_rows}
     plan = plan_for(patient)
-    wanted = instruments_planned(patient, plan) if plan else ()
+    if plan is None:
+        _cancel(current.values(), now)
+        return
+    wanted = instruments_planned(patient, plan)
     if only:
         wanted = tuple(i for i in wanted if i == only)
-    rule = load_schedule().stages[plan.stage] if plan else None
+    rule = load_schedule().stages[plan.stage]
     upcoming = (
         Treatment.objects.for_organization(org)
         .filter(patient=patient, status=Treatment.Status.SCHEDULED, occurred_at__gte=now)
@@ -198,7 +202,6 @@ def refresh_due(patient: Patient, *, only: str | None = None, now: datetime | No
             .values_list("authored_at", flat=True)
             .first()
         )
-        assert plan is not None and rule is not None
         decision = next_due(
             rule,
             stage_started_at=plan.stage_started_at,
@@ -224,8 +227,8 @@ def refresh_due(patient: Patient, *, only: str | None = None, now: datetime | No
     _cancel(current.values(), now)
 
 
-def _cancel(rows: object, now: datetime) -> None:
-    keys = [row.pk for row in rows]  # type: ignore[attr-defined]
+def _cancel(rows: Iterable[MeasureDue], now: datetime) -> None:
+    keys = [row.pk for row in rows]
     if keys:
         MeasureDue.objects.filter(pk__in=keys).update(status=MeasureDue.Status.CANCELLED, closed_at=now)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
@@ -46,28 +46,47 @@ class SettingNote:
     verify: bool = False
 
 
+def _default(field: str, unit: str) -> str:
+    """The model's default for `field`, as the settings page states it (so it cannot drift)."""
+    model_field = MeasurementSettings._meta.get_field(field)
+    assert isinstance(model_field, models.Field)
+    value = model_field.get_default()
+    return f"{value}{unit}" if unit == "%" else f"{value} {unit}"
+
+
 SETTING_NOTES: dict[str, SettingNote] = {
     "crisis_resources": SettingNote(
         "988 Suicide & Crisis Lifeline (call or text 988); emergencies 911",
         "Clinical reference §8: the US crisis line and emergency number; other countries differ, so the "
         "list is a clinic setting. Shown to patients beside every questionnaire.",
     ),
-    "link_ttl_hours": SettingNote("72 hours", "ketaflow default, not a published standard.", verify=True),
-    "response_reduction_percent": SettingNote("50%", DEFAULT_SOURCES["response"]),
-    "relapse_consecutive": SettingNote("2 in a row", DEFAULT_SOURCES["relapse"].replace("[verify] ", ""),
-                                       verify=True),
-    "non_response_after": SettingNote("3 treatments", DEFAULT_SOURCES["non_response"]),
+    "link_ttl_hours": SettingNote(
+        _default("link_ttl_hours", "hours"), "ketaflow default, not a published standard.", verify=True
+    ),
+    "response_reduction_percent": SettingNote(
+        _default("response_reduction_percent", "%"), DEFAULT_SOURCES["response"]
+    ),
+    "relapse_consecutive": SettingNote(
+        _default("relapse_consecutive", "in a row"),
+        DEFAULT_SOURCES["relapse"].replace("[verify] ", ""),
+        verify=True,
+    ),
+    "non_response_after": SettingNote(
+        _default("non_response_after", "treatments"), DEFAULT_SOURCES["non_response"]
+    ),
     "remission_overrides": SettingNote(
         "each instrument's own cut-off",
         "Clinical reference §6: remission is PHQ-9 below 5; MADRS at most 10 (Daly 2018) or at most 12 "
         "(TRANSFORM), configurable. Blank uses the instrument definition's cut-off.",
     ),
     "overdue_after_days": SettingNote(
-        "2 days", "ketaflow measurement schedule default (data/measurement_schedule.json), not a published "
-        "standard.", verify=True,
+        _default("overdue_after_days", "days"),
+        "ketaflow measurement schedule default (data/measurement_schedule.json), not a published standard.",
+        verify=True,
     ),
-    "reminder_every_hours": SettingNote("48 hours", "ketaflow default, not a published standard.",
-                                        verify=True),
+    "reminder_every_hours": SettingNote(
+        _default("reminder_every_hours", "hours"), "ketaflow default, not a published standard.", verify=True
+    ),
 }
 
 
@@ -124,8 +143,9 @@ def _crisis_resources(value: Any, errors: list[FieldError]) -> list[dict[str, st
         contact = str(entry.get("contact") or "").strip()
         href = str(entry.get("href") or "").strip()
         if not label:
-            errors.append(FieldError(f"{where}.label",
-                                     "Name the resource, e.g. 988 Suicide & Crisis Lifeline."))
+            errors.append(
+                FieldError(f"{where}.label", "Name the resource, e.g. 988 Suicide & Crisis Lifeline.")
+            )
         elif len(label) > 80:
             errors.append(FieldError(f"{where}.label", "Keep the name to 80 characters."))
         if not contact:
@@ -137,11 +157,16 @@ def _crisis_resources(value: Any, errors: list[FieldError]) -> list[dict[str, st
             errors.append(FieldError(f"{where}.href", "Start the link with tel:, sms:, https:// or mailto:."))
         rows.append({"label": label, "contact": contact, "href": href})
     if not rows and not any(e.field and e.field.startswith("crisis_resources") for e in errors):
-        errors.append(FieldError("crisis_resources", "Keep at least one crisis resource: patients see it "
-                                                     "beside every questionnaire."))
+        errors.append(
+            FieldError(
+                "crisis_resources",
+                "Keep at least one crisis resource: patients see it beside every questionnaire.",
+            )
+        )
     if len(rows) > MAX_CRISIS_RESOURCES:
-        errors.append(FieldError("crisis_resources",
-                                 f"List at most {MAX_CRISIS_RESOURCES} crisis resources."))
+        errors.append(
+            FieldError("crisis_resources", f"List at most {MAX_CRISIS_RESOURCES} crisis resources.")
+        )
     return rows
 
 
@@ -161,8 +186,13 @@ def _remission_overrides(actor: Actor, value: Any, errors: list[FieldError]) -> 
             continue
         low, high = instrument.total_range
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not low <= raw <= high:
-            errors.append(FieldError(where, f"Give a {instrument.short_name} total from {low:g} to {high:g}, "
-                                            "or leave blank for the instrument's own cut-off."))
+            errors.append(
+                FieldError(
+                    where,
+                    f"Give a {instrument.short_name} total from {low:g} to {high:g}, "
+                    "or leave blank for the instrument's own cut-off.",
+                )
+            )
             continue
         clean[instrument_id] = float(raw)
     return clean

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.instruments import Instrument
-from ketaflow.clinical.outcomes import Judgement, Outcome
+from ketaflow.clinical.outcomes import Judgement, Outcome, OutcomeRules
 from ketaflow.patients.chart import register_tab
 from ketaflow.patients.models import Patient
 
@@ -36,9 +36,10 @@ from .sms import sms_backend
 
 HISTORY_LIMIT = 20
 NONE = "\u2013"  # an en dash for a missing number
-DEFAULT_REDUCTION_PERCENT = 50
-DEFAULT_RELAPSE = 2
-DEFAULT_NON_RESPONSE = 3
+# The published defaults (the core's OutcomeRules), to say when a clinic has changed one.
+DEFAULT_REDUCTION_PERCENT = round(OutcomeRules().response_reduction * 100)
+DEFAULT_RELAPSE = OutcomeRules().relapse_consecutive
+DEFAULT_NON_RESPONSE = OutcomeRules().non_response_after
 
 
 @dataclass(frozen=True)

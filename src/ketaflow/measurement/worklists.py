@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
@@ -33,14 +34,8 @@ def due_page(
 ) -> Page[MeasureDue]:
     """A page of open due rows (overdue or not), oldest due date first; the read is audited."""
     rows = due_measures(actor, overdue=overdue, clinic_id=clinic_id).order_by("due_at", "pk")
-    with transaction.atomic():
-        result: Page[MeasureDue] = paginate(rows, page, page_size)
-        record(actor, Action.LIST, "MeasureDue", detail={
-            "list": "overdue" if overdue else "due",
-            "shown": sorted({str(row.patient_id) for row in result.items}),
-            "page": page, "total": result.total,
-        })
-    return result
+    return audited_page(actor, rows, "MeasureDue", page=page, page_size=page_size,
+                        list="overdue" if overdue else "due")
 
 
 def alerts_page(actor: Actor, *, mine: bool = False, page: int = 1,
@@ -60,11 +55,20 @@ def alerts_page(actor: Actor, *, mine: bool = False, page: int = 1,
         rows = rows.filter(mine_filter)
     # "open" sorts after "acknowledged", so descending puts the open alerts first.
     rows = rows.order_by("-status", "-raised_at", "pk")
+    return audited_page(actor, rows, "SafetyAlert", page=page, page_size=page_size)
+
+
+def audited_page(
+    actor: Actor, rows: QuerySet[Any], object_type: str, *, page: int, page_size: int, **detail: Any
+) -> Page[Any]:
+    """One page of rows that name patients, read with one LIST audit event naming the rows and the
+    patients shown (pages and API alike)."""
     with transaction.atomic():
-        result: Page[SafetyAlert] = paginate(rows, page, page_size)
-        record(actor, Action.LIST, "SafetyAlert", detail={
-            "shown": [str(alert.pk) for alert in result.items],
-            "patients": sorted({str(alert.patient_id) for alert in result.items}),
+        result: Page[Any] = paginate(rows, page, page_size)
+        record(actor, Action.LIST, object_type, detail={
+            **detail,
+            "shown": [str(row.pk) for row in result.items],
+            "patients": sorted({str(row.patient_id) for row in result.items}),
             "page": page, "total": result.total,
         })
     return result
