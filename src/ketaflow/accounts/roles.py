@@ -47,6 +47,7 @@ class Permission(StrEnum):
     MANAGE_OWNERS = "staff.manage_owners"
     MANAGE_CLINICS = "clinics.manage"
     VIEW_AUDIT = "audit.view"
+    MANAGE_CONSENT_FORMS = "clinical.manage_consent_forms"
 
 
 _P = Permission
@@ -61,8 +62,8 @@ _PRACTICE_ADMIN = {
     _P.VIEW_AUDIT,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OWNER: frozenset(_PRACTICE_ADMIN | {_P.MANAGE_OWNERS}),
-    Role.ADMIN: frozenset(_PRACTICE_ADMIN),
+    Role.OWNER: frozenset(_PRACTICE_ADMIN | {_P.MANAGE_OWNERS, _P.MANAGE_CONSENT_FORMS}),
+    Role.ADMIN: frozenset(_PRACTICE_ADMIN | {_P.MANAGE_CONSENT_FORMS}),
     Role.PRESCRIBER: frozenset(
         {
             _P.VIEW_DEMOGRAPHICS,
@@ -74,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.SIGN_DOSES,
             _P.VIEW_SCHEDULE,
             _P.EDIT_SCHEDULE,
+            _P.MANAGE_CONSENT_FORMS,
         }
     ),
     Role.NURSE: frozenset(

@@ -5,7 +5,20 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
-from . import audit, clinics, me, measures, patients, records, staff
+from . import (
+    audit,
+    clinics,
+    consent,
+    eligibility,
+    enquiries,
+    evaluation,
+    intake,
+    me,
+    measures,
+    patients,
+    records,
+    staff,
+)
 from .auth import BearerToken, StaffSession
 from .docs import SelfHostedSwagger
 from .errors import install_error_handlers
@@ -37,5 +50,9 @@ api = KetaflowAPI(
     urls_namespace="api-v1",
 )
 install_error_handlers(api)
-for area in (me, patients, records, measures, staff, clinics, audit):
+AREAS = (
+    me, patients, records, measures, enquiries, intake, evaluation, eligibility, consent, staff, clinics,
+    audit,
+)
+for area in AREAS:
     api.add_router("/v1", area.router)

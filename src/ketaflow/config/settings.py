@@ -36,6 +36,11 @@ INSTALLED_APPS = [
     "ketaflow.patients",
     "ketaflow.measurement",
     "ketaflow.portal",
+    "ketaflow.enquiries",
+    "ketaflow.intake",
+    "ketaflow.evaluation",
+    "ketaflow.eligibility",
+    "ketaflow.consent",
     "ketaflow.web",
 ]
 

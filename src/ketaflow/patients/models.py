@@ -215,3 +215,65 @@ class PatientAlert(PatientChild):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Medication(PatientChild):
+    """A current or past medication. `catalogue_id` links the medication catalogue (RxNorm and the
+    interacting classes eligibility reads); blank means free text, which eligibility reports as
+    unclassified rather than as "no interaction"."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Taking"
+        STOPPED = "stopped", "Stopped"
+
+    class Source(models.TextChoices):
+        PATIENT = "patient", "Reported by the patient"
+        CLINICIAN = "clinician", "Recorded by a clinician"
+
+    catalogue_id = models.CharField(max_length=40, blank=True)
+    name = models.CharField(max_length=120)
+    rxnorm_code = models.CharField("RxNorm", max_length=20, blank=True)
+    classes = models.JSONField(default=list, blank=True)
+    dose = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CLINICIAN)
+    stopped_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["status", "name"]
+        indexes = [models.Index(fields=["organization", "patient"], name="medication_org_patient")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VitalSigns(PatientChild):
+    """One set of readings taken together (LOINC codes in `ketaflow.clinical.vitals`). Any reading
+    may be absent; BMI is derived from weight and height when both are present."""
+
+    class Context(models.TextChoices):
+        EVALUATION = "evaluation", "Evaluation"
+        SESSION = "session", "Treatment session"
+        OTHER = "other", "Other"
+
+    measured_at = models.DateTimeField()
+    context = models.CharField(max_length=12, choices=Context.choices, default=Context.EVALUATION)
+    systolic_bp = models.PositiveSmallIntegerField(null=True, blank=True)
+    diastolic_bp = models.PositiveSmallIntegerField(null=True, blank=True)
+    heart_rate = models.PositiveSmallIntegerField(null=True, blank=True)
+    respiratory_rate = models.PositiveSmallIntegerField(null=True, blank=True)
+    oxygen_saturation = models.PositiveSmallIntegerField(null=True, blank=True)
+    temperature_c = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    bmi = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-measured_at"]
+        verbose_name_plural = "vital signs"
+        indexes = [
+            models.Index(fields=["organization", "patient", "measured_at"], name="vitals_org_patient_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"vital signs {self.measured_at:%Y-%m-%d %H:%M}"

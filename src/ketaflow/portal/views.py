@@ -39,6 +39,7 @@ from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
 
 from . import services
+from .cards import cards_for
 from .models import PortalAccount
 
 View = Callable[..., HttpResponse]
@@ -180,6 +181,7 @@ def home(request: HttpRequest, account: PortalAccount) -> HttpResponse:
     return render(request, "portal/home.html", _frame(
         account, section="home",
         due_now=[d for d in due if d.is_due], coming_up=[d for d in due if not d.is_due],
+        cards=cards_for(account, _ip(request)),
         first_name=account.patient.preferred_name or account.patient.legal_given_name,
     ))
 

@@ -1,0 +1,1 @@
+"""Informed consent: models."""

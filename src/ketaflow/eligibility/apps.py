@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class EligibilityConfig(AppConfig):
+    name = "ketaflow.eligibility"
+    label = "eligibility"
+    verbose_name = "Eligibility decisions"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Eligibility decisions: models."""

@@ -1,0 +1,1 @@
+"""Enquiries and self-screen: models."""
