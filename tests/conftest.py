@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from ketaflow.accounts.models import StaffMember
@@ -20,6 +21,14 @@ class Practice:
     clinic: Clinic
     staff: dict[Role, StaffMember]
     patient: Patient
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache, so the public forms' per-address allowance is its own."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def _practice(name: str) -> Practice:

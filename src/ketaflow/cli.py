@@ -113,6 +113,9 @@ def demo(
     click.echo(f"\nDemo logins (password for every account: {DEMO_PASSWORD}):")
     for username, description in demo_logins():
         click.echo(f"  {username:<12} {description}")
+    organization = demo_organization()
+    if organization is not None:
+        click.echo(f"\nThe practice's public page, with the self-screen: /c/{organization.slug}/")
     if then_serve:
         click.echo("")
         _serve(host, port, workers=2, threads=4)
@@ -420,6 +423,144 @@ def measures_refresh(slug: str | None) -> None:
                 with transaction.atomic():
                     refresh_due(plan.patient)
         click.echo(f"{organization.slug}: due measures refreshed for {count} patients")
+
+
+class BadInput(click.ClickException):
+    """Input the command cannot use (a fact, a parameter, a JSON file); exits 2 like a usage error."""
+
+    exit_code = 2
+
+
+def _ruleset(path: str | None) -> Any:
+    """The built-in rules, or a rules document read from `path` (ClickException naming the problem)."""
+    from ketaflow.clinical.eligibility import RuleError, builtin_rules, parse_rules
+
+    if path is None:
+        return builtin_rules()
+    try:
+        return parse_rules(_definition_file(path))
+    except RuleError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+def _routes_text(routes: Any) -> str:
+    from ketaflow.clinical.eligibility import Route
+
+    return ",".join(route.value for route in Route if route in routes)
+
+
+@main.group()
+def eligibility() -> None:
+    """Eligibility per route: list the rules, assess facts from a JSON file (no database needed)."""
+
+
+@eligibility.command("rules")
+@click.option("--rules", "rules_file", metavar="FILE", help="Check and list this rules document instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rules and parameters as JSON.")
+def eligibility_rules(rules_file: str | None, as_json: bool) -> None:
+    """List the eligibility rules (id, routes, severity, verify) and their parameters."""
+    import json
+
+    from ketaflow.clinical.eligibility import describe_condition
+
+    ruleset = _ruleset(rules_file)
+    if as_json:
+        click.echo(json.dumps({
+            "version": ruleset.version,
+            "source": ruleset.source,
+            "parameters": {
+                p.name: {"default": p.default, "unit": p.unit, "label": p.label, "source": p.source,
+                         "verify": p.verify}
+                for p in ruleset.parameters.values()
+            },
+            "rules": [
+                {"id": rule.id, "routes": _routes_text(rule.routes).split(","),
+                 "severity": rule.severity.value, "when": rule.when,
+                 "condition": describe_condition(rule.when, ruleset.parameters), "facts": list(rule.facts),
+                 "message": rule.message, "source": rule.source, "verify": rule.verify}
+                for rule in ruleset.rules
+            ],
+        }, indent=2, ensure_ascii=False))
+        return
+    rows = [("id", "routes", "severity", "verify")]
+    rows += [(rule.id, _routes_text(rule.routes), rule.severity.value, "verify" if rule.verify else "")
+             for rule in ruleset.rules]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[3]]).rstrip())
+    click.echo(f"\n{len(ruleset.rules)} rules, version {ruleset.version}. "
+               "Parameters (a clinic may change them):")
+    for p in ruleset.parameters.values():
+        click.echo(f"  {p.name} = {p.default:g} {p.unit}{'  verify' if p.verify else ''}")
+
+
+def _parameter_overrides(entries: tuple[str, ...]) -> dict[str, float]:
+    import math
+
+    overrides: dict[str, float] = {}
+    for entry in entries:
+        name, sep, text = entry.partition("=")
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not sep or not name or not math.isfinite(number):
+            raise BadInput(f"--param {entry!r}: give NAME=NUMBER, e.g. bp_exclude_systolic=150")
+        overrides[name] = int(number) if number.is_integer() else number
+    return overrides
+
+
+def _echo_route(result: Any) -> None:
+    click.echo(f"\n{result.route.label} [{result.route.value}]: {result.status.label}")
+    for finding in result.findings:
+        verify = " [verify]" if finding.verify else ""
+        click.echo(f"  fired  {finding.severity.value}  {finding.rule_id}: {finding.message}")
+        click.echo(f"         source: {finding.source}{verify}")
+    for item in result.unresolved:
+        click.echo(f"  open   {item.severity.value}  {item.rule_id}: missing {', '.join(item.missing)}")
+    click.echo(f"  missing facts: {', '.join(result.missing_facts) or 'none'}")
+
+
+@eligibility.command("assess")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--route", "routes", multiple=True, metavar="ROUTE",
+              type=click.Choice(["iv", "im", "sublingual_home", "esketamine"]),
+              help="Only this route (repeatable; default every route).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a rule parameter as a clinic does (repeatable).")
+@click.option("--rules", "rules_file", metavar="FILE", help="Assess with this rules document instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the assessment as JSON.")
+def eligibility_assess(
+    file: Any, routes: tuple[str, ...], params: tuple[str, ...], rules_file: str | None, as_json: bool
+) -> None:
+    """Assess facts in a JSON FILE (- for stdin): status per route, fired rules, missing facts."""
+    import json
+
+    from ketaflow.clinical.eligibility import FactError, RuleError, assess, facts_from_mapping
+
+    ruleset = _ruleset(rules_file)
+    try:
+        raw = json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{file.name} is not valid JSON: {exc}") from exc
+    try:
+        facts = facts_from_mapping(raw)
+    except FactError as exc:
+        raise BadInput(f"fact {exc.field}: {exc.message}") from exc
+    try:
+        result = assess(facts, routes=routes or None, rules=ruleset, parameters=_parameter_overrides(params))
+    except RuleError as exc:
+        raise BadInput(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        return
+    changed = {k: v for k, v in result.parameters.items() if v != ruleset.parameters[k].default}
+    click.echo(f"Eligibility under rules version {result.rules_version}"
+               + (f" (parameters changed: {', '.join(f'{k}={v:g}' for k, v in changed.items())})"
+                  if changed else ""))
+    for route_result in result.results:
+        _echo_route(route_result)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -25,6 +25,15 @@ from ketaflow.accounts.roles import Role
 from ketaflow.api.app import api
 from ketaflow.audit.models import AuditChainHead, AuditEvent, chain_key
 from ketaflow.clinics.models import Clinic, OpeningHours, Organization, Room
+from ketaflow.consent import services as consent_services
+from ketaflow.consent import signing
+from ketaflow.consent.models import Consent, ConsentTemplate
+from ketaflow.consent.template_versions import current_template
+from ketaflow.eligibility.models import EligibilityDecision, EligibilitySettings
+from ketaflow.enquiries.models import Lead
+from ketaflow.evaluation.models import Evaluation
+from ketaflow.evaluation.services import save_notes
+from ketaflow.intake.models import Intake
 from ketaflow.measurement import responses
 from ketaflow.measurement.models import (
     ClinicInstrument,
@@ -39,7 +48,9 @@ from ketaflow.measurement.models import (
     ScoreObservation,
     Treatment,
 )
-from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
+from ketaflow.patients.medications import add_medication
+from ketaflow.patients.models import Allergy, Condition, Medication, Patient, PatientAlert, VitalSigns
+from ketaflow.patients.vital_signs import record_vitals
 from tests.factories import (
     AlertFactory,
     AllergyFactory,
@@ -49,6 +60,8 @@ from tests.factories import (
     RoomFactory,
     StaffFactory,
 )
+from tests.integration.consent_factories import DEVICE, signing_for
+from tests.integration.enquiries_factories import CLEAR_ANSWERS, LeadFactory
 from tests.integration.test_api_support import API_TEST_MARKS, Api, api_as
 
 pytestmark = API_TEST_MARKS
@@ -68,6 +81,17 @@ MEASUREMENT_MODELS = (
     MeasureDue,
     Reminder,
 )
+EVALUATION_MODELS = (
+    Lead,
+    Intake,
+    Evaluation,
+    Medication,
+    VitalSigns,
+    EligibilityDecision,
+    EligibilitySettings,
+    Consent,
+    ConsentTemplate,
+)
 
 
 @dataclass
@@ -85,6 +109,11 @@ class Objects:
     instrument: ClinicInstrument
     response: QuestionnaireResponse
     safety_alert: SafetyAlert
+    lead: Lead
+    intake: Intake
+    medication: Medication
+    consent: Consent
+    consent_template: ConsentTemplate
 
 
 PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
@@ -98,6 +127,12 @@ PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "instrument_id": lambda o: o.instrument.instrument_id,
     "response_id": lambda o: o.response.pk,
     "safety_alert_id": lambda o: o.safety_alert.pk,
+    "lead_id": lambda o: o.lead.pk,
+    "intake_id": lambda o: o.intake.pk,
+    "medication_id": lambda o: o.medication.pk,
+    "consent_id": lambda o: o.consent.pk,
+    "consent_template_id": lambda o: o.consent_template.pk,
+    "route": lambda o: "iv",  # not an id: the patient in the path is what tenancy protects
 }
 QUERY_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "q": lambda o: o.patient.legal_family_name,
@@ -164,6 +199,33 @@ BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
         "action": "known_reviewed",
         "note": "Hijacked",
     },
+    ("patch", "/leads/{lead_id}"): lambda o: {"status": "closed", "closed_reason": "Hijacked", "notes": "x"},
+    ("post", "/leads/{lead_id}/convert"): lambda o: {
+        "legal_given_name": "Matrix",
+        "legal_family_name": "Lead",
+        "date_of_birth": "1980-02-03",
+        "home_clinic_id": str(o.clinic.pk),
+        "confirm_not_duplicate": True,
+    },
+    ("post", "/public/self-screen"): lambda o: {"organization": o.org.slug, "answers": CLEAR_ANSWERS},
+    ("post", "/patients/{patient_id}/intakes"): lambda o: {"channel": "in_person"},
+    ("put", "/patients/{patient_id}/evaluation"): lambda o: {"notes": "Hijacked"},
+    ("post", "/patients/{patient_id}/vital-signs"): lambda o: {"systolic_bp": 120, "diastolic_bp": 80},
+    ("post", "/patients/{patient_id}/medications"): lambda o: {"catalogue_id": "sertraline"},
+    ("post", "/medications/{medication_id}/stop"): lambda o: {},
+    ("post", "/eligibility/assess"): lambda o: {"facts": {"age_years": 40}},
+    ("post", "/patients/{patient_id}/eligibility/{route}/decisions"): lambda o: {
+        "decision": "decline",
+        "override_reason": "Hijacked",
+    },
+    ("post", "/consent-templates"): lambda o: {
+        "route": "im",
+        "title": "Matrix IM consent",
+        "body": f"Matrix wording {uuid.uuid4().hex}",
+        "note": "Matrix",
+    },
+    ("post", "/patients/{patient_id}/consents"): lambda o: {"route": "esketamine"},
+    ("post", "/consents/{consent_id}/withdraw"): lambda o: {"reason": "Hijacked"},
 }
 # Operations whose control call needs the record in a particular state first.
 PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
@@ -171,6 +233,10 @@ PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
         archived_at=timezone.now(), archived_reason="Registered twice"
     ),
     "mark_no_known_allergies": lambda o: Allergy.objects.filter(patient=o.patient).update(is_active=False),
+    "complete_evaluation": lambda o: (
+        save_notes(Actor.system(o.org.pk), o.patient.pk, "Ready"),
+        record_vitals(Actor.system(o.org.pk), o.patient.pk, {"systolic_bp": 120, "diastolic_bp": 80}),
+    ),
 }
 
 
@@ -187,6 +253,8 @@ def objects_in(
         Actor.system(org.pk), patient.pk, "phq9", [1, 1, 1, 1, 1, 1, 1, 1, 1]
     )
     assert recorded.alert is not None
+    system = Actor.system(org.pk)
+    requested = consent_services.request_consent(system, patient.pk, "iv")
     return Objects(
         org=org,
         patient=patient,
@@ -199,6 +267,14 @@ def objects_in(
         instrument=instrument,
         response=recorded.response,
         safety_alert=recorded.alert,
+        lead=LeadFactory(organization=org, name=f"{label} Leadperson"),
+        intake=Intake.objects.create(
+            organization=org, patient=patient, status="submitted", submitted_at=timezone.now(),
+            channel="in_person", answers={"medical": {"glaucoma": "yes"}},
+        ),
+        medication=add_medication(system, patient.pk, catalogue_id="lithium"),
+        consent=signing.sign_on_tablet(system, requested.pk, signing_for(requested), DEVICE),
+        consent_template=current_template(org.pk, "iv", "clinic"),
     )
 
 
@@ -248,6 +324,7 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
         Room,
         MeasurementSettings,
         *MEASUREMENT_MODELS,
+        *EVALUATION_MODELS,
     ):
         tables[model.__name__] = model.objects.filter(organization=org)
     rows = {name: list(qs.order_by("pk").values()) for name, qs in tables.items()}
@@ -262,7 +339,11 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
 def markers(objects: Objects, org: Organization) -> tuple[set[str], set[str]]:
     """(substrings, exact values) that only the stranger's data contains."""
     substrings = {"Elsewhere", objects.patient.mrn, str(org.pk)}
-    for model in (Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room, *MEASUREMENT_MODELS):
+    keyed_by_uuid = [m for m in EVALUATION_MODELS if m is not EligibilitySettings]  # its key is a small int
+    for model in (
+        Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room, *MEASUREMENT_MODELS,
+        *keyed_by_uuid,
+    ):
         substrings |= {str(pk) for pk in model.objects.filter(organization=org).values_list("pk", flat=True)}
     exact = set(User.objects.filter(organization=org).values_list("username", flat=True))
     return substrings, exact
@@ -282,6 +363,8 @@ def strings_in(value: Any) -> Iterator[str]:
 
 def assert_no_stranger_data(response: Any, found: tuple[set[str], set[str]], what: str) -> None:
     substrings, exact = found
+    if response["Content-Type"] == "application/pdf":  # our own consent's PDF, in the control test
+        return
     for text in strings_in(response.json()):
         assert not any(marker in text for marker in substrings), f"{what} leaked {text!r}"
         assert text not in exact, f"{what} leaked {text!r}"

@@ -22,6 +22,7 @@ from ketaflow.demo.measures import MeasureGenerator
 from ketaflow.demo.patients import PatientGenerator
 from ketaflow.demo.pools import build_pools
 from ketaflow.demo.regions import REGIONS
+from ketaflow.intake.models import Intake
 from ketaflow.measurement.library import instruments_for
 from ketaflow.measurement.models import (
     MeasureDue,
@@ -173,7 +174,9 @@ def test_a_few_safety_alerts_mostly_acknowledged_and_one_open_for_the_nurse_prac
             assert alert.acknowledged_by_id == alert.assigned_to.user_id
         else:
             assert not alert.action and alert.acknowledged_at is None
-    unread = Notification.objects.for_organization(org).filter(recipient=np.user, read_at__isnull=True)
+    unread = Notification.objects.for_organization(org).filter(
+        recipient=np.user, read_at__isnull=True, safety_alert__isnull=False
+    )
     assert unread.exists()
     for note in unread:
         assert note.safety_alert.status == SafetyAlert.Status.OPEN
@@ -215,13 +218,26 @@ def test_the_audit_event_of_each_patient_counts_its_responses_treatments_and_ale
     org = demo.organization_id
     creates = AuditEvent.objects.filter(chain=chain_key(org), action=Action.CREATE, object_type="Patient")
     assert creates.count() == PATIENTS
+    # A patient who submitted the intake in the evaluation showcase also answered its C-SSRS screen.
+    submitted = Intake.objects.filter(status=Intake.Status.SUBMITTED)
+    with_intake = set(submitted.values_list("patient_id", flat=True))
+    assert len(with_intake) == demo.evaluations["intakes submitted"]
     for event in creates:
         pk = event.patient_id
-        assert event.detail.get("responses", 0) == QuestionnaireResponse.objects.filter(patient_id=pk).count()
+        intake_screen = 1 if pk in with_intake else 0
+        assert event.detail.get("responses", 0) + intake_screen == (
+            QuestionnaireResponse.objects.filter(patient_id=pk).count()
+        )
         assert event.detail.get("treatments", 0) == Treatment.objects.filter(patient_id=pk).count()
         assert event.detail.get("safety_alerts", 0) == SafetyAlert.objects.filter(patient_id=pk).count()
-    assert demo.measures["responses"] == QuestionnaireResponse.objects.count()
-    assert demo.measures["observations"] == ScoreObservation.objects.count()
+    assert demo.measures["responses"] + len(with_intake) == QuestionnaireResponse.objects.count()
+    intake_screens = QuestionnaireResponse.objects.filter(
+        patient_id__in=with_intake, instrument_id="cssrs_screener",
+        authored_at__gte=min(intake.started_at for intake in submitted),
+    )
+    assert intake_screens.count() == len(with_intake)
+    generated = ScoreObservation.objects.exclude(response__in=intake_screens)
+    assert demo.measures["observations"] == generated.count()
     assert demo.measures["plans"] == MeasurementPlan.objects.count() >= PATIENTS * 0.9
     assert demo.measures["due"] == MeasureDue.objects.count()
     assert verify_chain(chain_key(org)).ok

@@ -20,6 +20,11 @@ from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.clinics.models import Clinic, OpeningHours, Room
+from ketaflow.consent.models import Consent, ConsentTemplate
+from ketaflow.eligibility.models import EligibilityDecision, EligibilitySettings
+from ketaflow.enquiries.models import Lead
+from ketaflow.evaluation.models import Evaluation
+from ketaflow.intake.models import Intake
 from ketaflow.measurement.models import (
     Invitation,
     MeasureDue,
@@ -32,7 +37,8 @@ from ketaflow.measurement.models import (
 )
 from ketaflow.measurement.responses import record_response
 from ketaflow.patients.chart import all_tabs
-from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
+from ketaflow.patients.medications import add_medication
+from ketaflow.patients.models import Allergy, Condition, Medication, Patient, PatientAlert, VitalSigns
 from tests.factories import (
     AlertFactory,
     AllergyFactory,
@@ -43,13 +49,38 @@ from tests.factories import (
     UserFactory,
     actor_of,
 )
+from tests.integration.consent_factories import signed
+from tests.integration.enquiries_factories import LeadFactory
 from tests.integration.pages import PAGE_TEST_MARKS, signed_in, text_of
 
 pytestmark = PAGE_TEST_MARKS
 
-PAGE_NAMESPACES = ("web", "accounts", "patients", "staff", "clinics", "audit", "measures")
+PAGE_NAMESPACES = (
+    "web", "accounts", "patients", "staff", "clinics", "audit", "measures", "enquiries", "intake",
+    "evaluation", "eligibility", "consent",
+)
 # Path arguments that carry no record id; everything else names a record of the stranger.
-NON_ID_KWARGS = frozenset({"tab"})
+NON_ID_KWARGS = frozenset({"tab", "route", "setting"})
+# The patient-facing pages (the public self-screen, intake and consent links, the portal) take tokens
+# or section names, not record ids, and are tested with their own flows.
+PATIENT_FACING = re.compile(r"^(intake:(link|portal)|consent:p:)")
+
+
+def evaluation_records(practice, label: str) -> dict[str, list[str]]:
+    """A lead, a submitted intake, a medication, a signed consent and its template, for `practice`."""
+    patient = practice.patient
+    lead = LeadFactory(organization=practice.org, name=f"{label} Leadperson", notes=f"{label} lead note")
+    intake = Intake.objects.create(
+        organization=practice.org, patient=patient, status="submitted", submitted_at=timezone.now(),
+        channel="in_person", answers={"medical": {"glaucoma": "yes"}},
+    )
+    medication = add_medication(actor_of(practice.staff[Role.NURSE]), patient.pk, name=f"{label}ine tonic")
+    consent = signed(practice)
+    return {
+        "lead_id": [str(lead.pk)], "intake_id": [str(intake.pk)], "medication_id": [str(medication.pk)],
+        "consent_id": [str(consent.pk)], "consent_template_id": [str(consent.template_id)],
+        "route": ["iv"], "setting": ["clinic"],
+    }
 
 
 def page_urls() -> list[tuple[str, tuple[str, ...]]]:
@@ -63,7 +94,8 @@ def page_urls() -> list[tuple[str, tuple[str, ...]]]:
                 continue
             possibilities = sub.reverse_dict.getlist(name)[0][0]
             params = tuple(possibilities[0][1])
-            found.append((f"{namespace}:{name}", params))
+            if not PATIENT_FACING.match(f"{namespace}:{name}"):
+                found.append((f"{namespace}:{name}", params))
     return sorted(set(found))
 
 
@@ -98,9 +130,11 @@ def stranger_records(stranger) -> StrangerRecords:
             "condition_id": [str(condition.pk)], "allergy_id": [str(allergy.pk)],
             "alert_id": [str(alert.pk)], "tab": [tab.slug for tab in all_tabs()],
             "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
+            **evaluation_records(stranger, "Quokka"),
         },
         secrets=["Zephyrstrange", "ZZ-424242", "Faraway Quokka Clinic", "stranger.owner.kumquat",
                  "Quokka Chair", "Stranger condition note", "Kumquatine", "Stranger alert marmalade",
+                 "Quokka Leadperson", "Quokka lead note", "Quokkaine tonic",
                  str(patient.pk), str(owner.pk)],
     )
 
@@ -127,7 +161,8 @@ def snapshot(org) -> dict[str, object]:
         "alerts": list(PatientAlert.objects.filter(organization=org).values().order_by("pk")),
         **{model.__name__: list(model.objects.filter(organization=org).values().order_by("pk"))
            for model in (QuestionnaireResponse, SafetyAlert, Notification, MeasurementPlan, Treatment,
-                         Invitation, MeasureDue, MeasurementSettings)},
+                         Invitation, MeasureDue, MeasurementSettings, Lead, Intake, Evaluation, Medication,
+                         VitalSigns, EligibilityDecision, EligibilitySettings, Consent, ConsentTemplate)},
         "audit": AuditEvent.objects.filter(organization=org).count(),
     }
 
@@ -188,6 +223,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_from_every_staff_page(practice)
         "allergy_id": [str(AllergyFactory(patient=patient).pk)],
         "alert_id": [str(AlertFactory(patient=patient).pk)], "tab": ["summary"],
         "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
+        **evaluation_records(practice, "Ours"),
     }
     for name, params in page_urls():
         if name in open_pages:

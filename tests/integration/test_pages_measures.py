@@ -499,3 +499,24 @@ def test_the_navigation_offers_measures_to_roles_that_see_the_schedule(practice)
     for role in (Role.FRONT_DESK, Role.NURSE, Role.OWNER):
         nav = signed_in(practice.staff[role]).get("/").content.decode().split('class="site-nav"')[1]
         assert ">Measures</a>" in nav.split("</nav>")[0]
+
+
+def test_the_alerts_tab_lists_my_unread_notices_that_are_not_safety_alerts_and_audits_the_read(practice):
+    from ketaflow.measurement.models import Notification
+
+    prescriber = practice.staff[Role.PRESCRIBER]
+    patient = practice.patient
+    Notification.objects.create(
+        organization=practice.org, recipient=prescriber.user, patient=patient,
+        title=f"Eligibility re-opened: IV infusion for {patient.mrn}",
+        link=f"/patients/{patient.pk}/eligibility/",
+    )
+    Notification.objects.create(
+        organization=practice.org, recipient=practice.staff[Role.NURSE].user, patient=patient,
+        title="Someone else's notice", link="/",
+    )
+    page = text_of(signed_in(prescriber).get("/measures/?tab=alerts"))
+    assert f"Eligibility re-opened: IV infusion for {patient.mrn}" in page
+    assert "Someone else's notice" not in page
+    event = AuditEvent.objects.filter(organization=practice.org, object_type="Notification").get()
+    assert event.action == Action.LIST and event.detail["patients"] == [str(patient.pk)]

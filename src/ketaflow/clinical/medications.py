@@ -10,6 +10,7 @@ eligibility rules report so a clinician checks it by hand; it is never read as "
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,8 @@ from importlib import resources
 from typing import Any
 
 from .eligibility.facts import MEDICATION_CLASSES
+
+_PUNCTUATION = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
@@ -42,17 +45,23 @@ class MedicationCatalogue:
         raise KeyError(medication_id)
 
     def match(self, text: str) -> MedicationDefinition | None:
-        """The entry whose id, name or brand alias is the first word(s) of `text`, else None."""
-        words = text.strip().lower().replace("-", " ").split()
+        """The entry whose id, name or brand alias is the first word(s) of `text`, else None.
+        Case and punctuation are ignored: "Xanax, 0.5 mg" and "XANAX (alprazolam)" both match."""
+        words = _words(text)
         if not words:
             return None
         for medication in self.medications:
-            names = (medication.id.replace("_", " "), medication.display.lower(), *medication.aliases)
+            names = (medication.id.replace("_", " "), medication.display, *medication.aliases)
             for name in names:
-                parts = name.split()
-                if words[: len(parts)] == parts:
+                parts = _words(name)
+                if parts and words[: len(parts)] == parts:
                     return medication
         return None
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words; anything but a letter or digit (commas, brackets, hyphens) separates them."""
+    return _PUNCTUATION.sub(" ", text.lower()).split()
 
 
 def parse_catalogue(raw: dict[str, Any]) -> MedicationCatalogue:
@@ -97,13 +106,20 @@ class MedicationClasses:
 
 
 def classify(catalogue_ids: Iterable[str | None]) -> MedicationClasses:
-    """Classes of current medications given their catalogue ids (None or "" for free text)."""
+    """Classes of current medications given their catalogue ids (None or "" for free text).
+
+    An id this catalogue no longer knows (a row stored under an older catalogue version) counts as
+    unclassified, like free text: a clinician checks it by hand; it is never read as "no class"."""
     catalogue = medication_catalogue()
     classes: set[str] = set()
     unclassified = False
     for medication_id in catalogue_ids:
-        if not medication_id:
+        try:
+            definition = catalogue.get(medication_id) if medication_id else None
+        except KeyError:
+            definition = None
+        if definition is None:
             unclassified = True
             continue
-        classes |= catalogue.get(medication_id).classes
+        classes |= definition.classes
     return MedicationClasses(frozenset(classes), unclassified)

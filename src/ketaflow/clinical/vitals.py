@@ -49,17 +49,23 @@ class VitalError:
 
 
 def check_vitals(readings: Mapping[str, Decimal | int | float | None]) -> list[VitalError]:
-    """Every problem in one set of readings (None means not taken): out of the plausible range,
-    a diastolic not below the systolic, or half a blood pressure. An empty list means clean."""
+    """Every problem in one set of readings (None means not taken): not a number, out of the
+    plausible range, a diastolic not below the systolic, or half a blood pressure. An empty list
+    means clean."""
     errors: list[VitalError] = []
     for name in readings:
         if name not in VITAL_SPECS:
             errors.append(VitalError(name, "is not a vital sign ketaflow records"))
+    numbers: dict[str, Decimal] = {}
     for spec in VITALS:
         value = readings.get(spec.field)
         if value is None:
             continue
-        number = Decimal(str(value))
+        number = _number(value)
+        if number is None:
+            errors.append(VitalError(spec.field, f"{spec.label} must be a number in {spec.unit}."))
+            continue
+        numbers[spec.field] = number
         if not spec.minimum <= number <= spec.maximum:
             errors.append(VitalError(
                 spec.field,
@@ -73,16 +79,25 @@ def check_vitals(readings: Mapping[str, Decimal | int | float | None]) -> list[V
     elif (
         systolic is not None and diastolic is not None
         and not any(e.field in ("systolic_bp", "diastolic_bp") for e in errors)
-        and Decimal(str(diastolic)) >= Decimal(str(systolic))
+        and numbers["diastolic_bp"] >= numbers["systolic_bp"]
     ):
         errors.append(VitalError("diastolic_bp", "The diastolic pressure must be lower than the systolic."))
     return errors
 
 
+def _number(value: object) -> Decimal | None:
+    """A finite Decimal from an int, float or Decimal; None for anything else (a bool, text, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
+
+
 def body_mass_index(weight_kg: Decimal | float, height_cm: Decimal | float) -> Decimal:
-    """kg/m², to one decimal place. Raises ValueError for a height or weight that is not positive."""
-    weight, height = Decimal(str(weight_kg)), Decimal(str(height_cm))
-    if weight <= 0 or height <= 0:
+    """kg/m², to one decimal place. Raises ValueError for a height or weight that is not a positive
+    finite number."""
+    weight, height = _number(weight_kg), _number(height_cm)
+    if weight is None or height is None or weight <= 0 or height <= 0:
         raise ValueError("weight and height must be positive")
     metres = height / 100
     return (weight / (metres * metres)).quantize(Decimal("0.1"))

@@ -30,6 +30,7 @@ from ketaflow.clinics.models import Organization
 from ketaflow.patients.fields import search_text_for
 from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 
+from .evaluations import load_evaluations
 from .measures import MeasureGenerator
 from .patients import PatientGenerator, SyntheticPatient
 from .pools import build_pools
@@ -75,6 +76,7 @@ class DemoSummary:
     patients: int
     seconds: float
     measures: dict[str, int] = field(default_factory=dict)  # rows of measurement-based care, by kind
+    evaluations: dict[str, int] = field(default_factory=dict)  # the evaluation pathway's records, by kind
 
 
 def demo_organization() -> Organization | None:
@@ -131,6 +133,8 @@ def load_demo(
         written += len(batch)
         if progress is not None:
             progress(len(batch))
+    showcase = Patient.objects.filter(organization=organization, archived_at__isnull=True).order_by("mrn")[:6]
+    evaluations = load_evaluations(organization, list(showcase))
     return DemoSummary(
         organization_id=organization.pk,
         clinics=tuple(clinic.name for clinic in clinics),
@@ -138,6 +142,7 @@ def load_demo(
         patients=written,
         seconds=round(time.perf_counter() - started, 3),
         measures=dict(measures.totals),
+        evaluations=evaluations,
     )
 
 

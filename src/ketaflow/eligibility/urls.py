@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "eligibility"
-urlpatterns: list = []
+urlpatterns = [
+    path("settings/", views.eligibility_settings, name="settings"),
+    path("patients/<uuid:patient_id>/<slug:route>/sign/", views.sign, name="sign"),
+]

@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+"""The front desk's leads, under /leads/."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "enquiries"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.lead_list, name="list"),
+    path("<uuid:lead_id>/", views.lead_detail, name="detail"),
+    path("<uuid:lead_id>/register/", views.lead_register, name="register"),
+]

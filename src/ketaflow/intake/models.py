@@ -1,9 +1,10 @@
 """The patient's own intake, completed online before the consultation.
 
-An intake is opened by staff (a single-use link by email or text, or in the portal) and filled in by
-the patient in sections; `answers` holds them by section (see `ketaflow.intake.form`). Only the
-SHA-256 of the link's token is stored. Submitting is final: the answers then feed the clinician's
-evaluation and the eligibility facts (`intake_facts`), and a later intake supersedes it.
+An intake is opened by staff (a link by email or text, or in person) and filled in by the patient
+in sections, through the link or the portal; `answers` holds them by section (see
+`ketaflow.intake.form`). Only the SHA-256 of the link's token is stored, and it is cleared on
+submission. Submitting is final: the answers then feed the clinician's evaluation and the
+eligibility facts (`intake_facts`), and a later intake supersedes it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ class Intake(PatientChild):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    link_issued_at = models.DateTimeField(null=True, blank=True)
+    # Wrong dates of birth typed at the link; at MAX_IDENTITY_FAILURES the link stops working.
+    identity_failures = models.PositiveSmallIntegerField(default=0)
+    # The C-SSRS answers last kept (with their alert) while the intake was still open.
+    safety_kept = models.JSONField(default=dict, blank=True)
+    # What submitting wrote to the chart: {"medications": [ids], "allergies": [ids], "alerts": [ids]}.
+    created_records = models.JSONField(default=dict, blank=True)
+    cssrs_response = models.ForeignKey(
+        "measurement.QuestionnaireResponse", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-recorded_at"]
@@ -48,3 +59,7 @@ class Intake(PatientChild):
 
     def __str__(self) -> str:
         return f"intake {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.INVITED, self.Status.IN_PROGRESS)

@@ -25,7 +25,7 @@ from .models import QuestionnaireResponse, SafetyAlert
 from .safety import acknowledge_alert, open_alert
 from .schedule import due_window
 from .tabs import response_row
-from .worklists import alert_recipients, alerts_page, due_page, mark_alert_read
+from .worklists import alert_recipients, alerts_page, due_page, mark_alert_read, unread_notices
 
 PAGE_SIZE = 25
 
@@ -46,6 +46,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
                                "show_clinic_filter": len(clinics) > 1}
     if tab == "alerts":
         context["page"] = alerts_page(actor, mine=bool(data.get("mine")), page=number, page_size=PAGE_SIZE)
+        context["notices"] = unread_notices(actor)
     else:
         clinic_id = uuid.UUID(data["clinic"]) if data.get("clinic") else None
         page = due_page(actor, overdue=tab == "overdue", clinic_id=clinic_id, page=number,

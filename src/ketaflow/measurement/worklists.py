@@ -58,6 +58,23 @@ def alerts_page(actor: Actor, *, mine: bool = False, page: int = 1,
     return audited_page(actor, rows, "SafetyAlert", page=page, page_size=page_size)
 
 
+def unread_notices(actor: Actor, limit: int = 20) -> list[Notification]:
+    """The actor's unread notifications that are not safety alerts (e.g. an eligibility decision
+    re-opened), newest first; the read is audited like a list page."""
+    rows = list(
+        Notification.objects.for_organization(actor.organization_id)
+        .filter(recipient_id=actor.user_id, read_at__isnull=True, safety_alert__isnull=True)
+        .order_by("-created_at")[:limit]
+    )
+    if rows:
+        with transaction.atomic():
+            record(actor, Action.LIST, "Notification", detail={
+                "shown": [str(row.pk) for row in rows],
+                "patients": sorted({str(row.patient_id) for row in rows if row.patient_id}),
+            })
+    return rows
+
+
 def audited_page(
     actor: Actor, rows: QuerySet[Any], object_type: str, *, page: int, page_size: int, **detail: Any
 ) -> Page[Any]:

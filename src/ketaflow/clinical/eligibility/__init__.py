@@ -40,6 +40,7 @@ from .rules import (
     builtin_rules,
     parse_rules,
 )
+from .wording import describe_condition
 
 __all__ = [
     "FACTS",
@@ -63,6 +64,7 @@ __all__ = [
     "Unresolved",
     "assess",
     "builtin_rules",
+    "describe_condition",
     "evaluate",
     "facts_from_mapping",
     "parse_rules",

@@ -17,7 +17,9 @@ clinician reads and its source. Conditions are small JSON trees:
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,7 +72,7 @@ SEVERITY_LABELS = {
     Severity.INFO: "Information",
 }
 
-_ID = re.compile(r"^[a-z][a-z0-9-]{2,59}$")
+_ID = re.compile(r"[a-z][a-z0-9-]{2,59}")
 _COMPARISONS = ("is", "at_least", "below", "in", "includes")
 _NUMERIC = ("at_least", "below")
 
@@ -121,15 +123,30 @@ class RuleSet:
         raise KeyError(rule_id)
 
     def parameter_values(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-        """Defaults with a clinic's overrides; raises RuleError for an unknown or non-numeric one."""
+        """Defaults with a clinic's overrides; raises RuleError for an unknown parameter or a value
+        that is not a finite number (NaN would silently switch a threshold rule off)."""
         values = {name: p.default for name, p in self.parameters.items()}
         for name, value in (overrides or {}).items():
             if name not in self.parameters:
                 raise RuleError(f"parameter {name!r}: not a parameter of rules {self.version}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise RuleError(f"parameter {name!r}: must be a number")
+            if not _is_number(value):
+                raise RuleError(f"parameter {name!r}: must be a finite number")
             values[name] = value
         return values
+
+
+def _is_number(value: Any) -> bool:
+    """An int or a finite float (not a bool, NaN or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value)
+
+
+def _verify(raw: Mapping[str, Any], where: str) -> bool:
+    value = raw.get("verify", False)
+    if not isinstance(value, bool):
+        raise RuleError(f"{where}: verify must be true or false")
+    return value
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
@@ -148,21 +165,21 @@ def _parse_parameters(raw: Any) -> dict[str, Parameter]:
         if not isinstance(item, Mapping):
             raise RuleError(f"{where}: must be an object")
         default = item.get("default")
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
-            raise RuleError(f"{where}: default must be a number")
+        if not _is_number(default) or not isinstance(default, (int, float)):
+            raise RuleError(f"{where}: default must be a finite number")
         parameters[name] = Parameter(
             name, default, _text(item, "unit", where), _text(item, "label", where),
-            _text(item, "source", where), bool(item.get("verify", False)),
+            _text(item, "source", where), _verify(item, where),
         )
     return parameters
 
 
 def _check_operand(value: Any, where: str, parameters: Mapping[str, Parameter]) -> None:
     if isinstance(value, Mapping):
-        if set(value) != {"param"} or value["param"] not in parameters:
+        if set(value) != {"param"} or not isinstance(value["param"], str) or value["param"] not in parameters:
             raise RuleError(f"{where}: unknown parameter reference {value!r}")
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RuleError(f"{where}: must be a number or a parameter reference")
+    elif not _is_number(value):
+        raise RuleError(f"{where}: must be a finite number or a parameter reference")
 
 
 def _check_condition(node: Any, where: str, parameters: Mapping[str, Parameter], read: list[str]) -> None:
@@ -182,7 +199,7 @@ def _check_condition(node: Any, where: str, parameters: Mapping[str, Parameter],
                 _check_condition(child, where, parameters, read)
             return
     fact = node.get("fact")
-    if fact not in FACT_SPECS:
+    if not isinstance(fact, str) or fact not in FACT_SPECS:
         raise RuleError(f"{where}: unknown fact {fact!r}")
     comparisons = [key for key in node if key != "fact"]
     if len(comparisons) != 1 or comparisons[0] not in _COMPARISONS:
@@ -198,7 +215,10 @@ def _check_condition(node: Any, where: str, parameters: Mapping[str, Parameter],
         if spec.kind != "set" or operand not in spec.choices:
             raise RuleError(f"{where}: includes needs a set fact and one of its choices")
     elif op == "in":
-        if spec.kind != "choice" or not isinstance(operand, list) or not set(operand) <= set(spec.choices):
+        if (
+            spec.kind != "choice" or not isinstance(operand, list) or not operand
+            or not all(isinstance(choice, str) and choice in spec.choices for choice in operand)
+        ):
             raise RuleError(f"{where}: in needs a choice fact and a list of its choices")
     elif spec.kind == "bool" and not isinstance(operand, bool):
         raise RuleError(f"{where}: fact {fact!r} is true or false")
@@ -226,7 +246,7 @@ def parse_rules(raw: Mapping[str, Any]) -> RuleSet:
         if not isinstance(item, Mapping):
             raise RuleError(f"rule #{index}: must be an object")
         rule_id = item.get("id")
-        if not isinstance(rule_id, str) or not _ID.match(rule_id):
+        if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
             raise RuleError(f"rule #{index}: id must be lower-case letters, digits and hyphens")
         where = f"rule {rule_id!r}"
         if rule_id in seen:
@@ -243,8 +263,8 @@ def parse_rules(raw: Mapping[str, Any]) -> RuleSet:
         read: list[str] = []
         _check_condition(item.get("when"), where, parameters, read)
         rules.append(Rule(
-            rule_id, route_set, severity, item["when"], _text(item, "message", where),
-            _text(item, "source", where), bool(item.get("verify", False)), tuple(read),
+            rule_id, route_set, severity, copy.deepcopy(item["when"]), _text(item, "message", where),
+            _text(item, "source", where), _verify(item, where), tuple(read),
         ))
     return RuleSet(version, source, parameters, tuple(rules))
 
