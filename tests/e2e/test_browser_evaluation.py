@@ -176,8 +176,8 @@ def register_the_lead(page: Any, name: str, given: str, family: str) -> str:
 # --- 3. The intake link, given in person ----------------------------------------------------------
 
 def give_the_intake_link_in_person(page: Any, chart: str) -> str:
-    """As the nurse, from the chart's Intake tab; returns the link's path (BASE_URL may name another host)."""
-    sign_in(page, "nurse", demo_password())
+    """As the front desk (signed in), from the chart's Intake tab; returns the link's path (BASE_URL
+    may name another host)."""
     page.goto(chart)
     click_and_wait(page, page.get_by_role("link", name="Intake", exact=True))
     expect(page.get_by_text("No intake form has been sent to this patient.")).to_be_visible()
@@ -438,9 +438,7 @@ def test_a_visitor_is_screened_registered_takes_the_intake_and_signs_the_iv_cons
     chart = register_the_lead(page, name, given, family)
     patient_id = chart.split("/")[2]
 
-    # 3. The intake link is given in person. Front desk has no Intake tab and the chart shows it no
-    #    other way to send the link, so the nurse gives it.
-    page.context.clear_cookies()
+    # 3. The front desk gives the intake link in person.
     link = give_the_intake_link_in_person(page, chart)
 
     # 4. The patient completes the intake on a phone.

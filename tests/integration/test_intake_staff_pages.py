@@ -64,9 +64,12 @@ def test_the_tab_puts_a_yes_to_thoughts_of_death_first(practice):
     assert "answered yes to wishing to be dead or to thoughts of suicide" in text
 
 
-def test_front_desk_cannot_open_the_tab_and_a_therapist_cannot_mark_reviewed(practice):
-    submitted(practice)
-    assert tab(practice, Role.FRONT_DESK).status_code == 403
+def test_front_desk_sees_the_status_and_send_form_but_no_answers_and_cannot_mark_reviewed(practice):
+    submitted(practice, answers(medications={"medications": [{"name": "Kumquatine 5 mg", "dose": ""}]}))
+    front_desk_text = text_of(tab(practice, Role.FRONT_DESK))
+    assert "Submitted" in front_desk_text and "Send the intake form" in front_desk_text
+    assert "Kumquatine" not in front_desk_text and "Answers submitted" not in front_desk_text
+    assert "Mark the intake reviewed" not in front_desk_text
     intake = Intake.objects.get()
     therapist_text = text_of(tab(practice, Role.THERAPIST))
     assert "Mark the intake reviewed" in therapist_text  # therapists hold EDIT_CLINICAL

@@ -35,7 +35,7 @@ CONTACT_FIELDS = ("name", "email", "phone", "preferred_contact", "consent_to_con
 NO_CONTACT_METHOD = "Give a phone number or an email address so the clinic can reach you."
 NOT_WATCHED = (
     "This form is not watched in real time. If you are thinking about harming yourself or are in "
-    "danger, contact one of these services now:"
+    "danger, contact one of the crisis services now."
 )
 
 

@@ -50,7 +50,9 @@ def patient_reported(intake: Intake) -> tuple[list[Medication], list[Allergy]]:
 
 
 def intake_tab_context(actor: Actor, patient: Patient) -> dict[str, Any]:
-    actor.require(Permission.VIEW_CLINICAL)
+    """The form's status and the send form for everyone who sees demographics (the front desk sends
+    it); the answers, and what the intake added to the chart, only with clinical access."""
+    actor.require(Permission.VIEW_DEMOGRAPHICS)
     intakes = intakes_of(actor, patient)
     open_intake = next((i for i in intakes if i.is_open), None)
     submitted = [i for i in intakes if i.status == Intake.Status.SUBMITTED]
@@ -61,9 +63,10 @@ def intake_tab_context(actor: Actor, patient: Patient) -> dict[str, Any]:
         "intake_latest": latest,
         "intake_summary": None,
         "can_review_intake": actor.can(Permission.EDIT_CLINICAL),
+        "intake_clinical": actor.can(Permission.VIEW_CLINICAL),
         **issue_context(patient),
     }
-    if latest is not None:
+    if latest is not None and actor.can(Permission.VIEW_CLINICAL):
         latest.patient = patient
         medications, allergies = patient_reported(latest)
         with transaction.atomic():
@@ -78,4 +81,4 @@ def intake_tab_context(actor: Actor, patient: Patient) -> dict[str, Any]:
 
 
 def register() -> None:
-    register_tab("intake", "Intake", Permission.VIEW_CLINICAL, "intake/tab.html", intake_tab_context)
+    register_tab("intake", "Intake", Permission.VIEW_DEMOGRAPHICS, "intake/tab.html", intake_tab_context)

@@ -197,7 +197,8 @@ def _token_surface(request: HttpRequest, token: str) -> Surface:
     respondent = respondent_for_token(token)
     frame = {"clinic_name": respondent.patient.home_clinic.name, "no_referrer": True,
              "crisis_resources": crisis_resources(respondent.intake.organization_id),
-             "base_template": "measurement/patient/base.html", "link_expires": respondent.intake.expires_at}
+             "base_template": "measurement/patient/base.html", "link_expires": respondent.intake.expires_at,
+             "clinic_timezone": respondent.patient.home_clinic.timezone}
     return Surface(respondent, f"/intake/{token}/", frame)
 
 

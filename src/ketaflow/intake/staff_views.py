@@ -34,7 +34,7 @@ TAB = "intake"
 
 def _respond(request: HttpRequest, patient_id: uuid.UUID, overrides: dict[str, Any]) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    if actor.can(Permission.VIEW_CLINICAL):
+    if actor.can(Permission.VIEW_DEMOGRAPHICS):  # everyone who may send it sees the Intake tab
         context = chart_context(actor, patient_id, tab_for(actor, TAB), overrides)
         return render_chart(request, context, fragment=htmx_target(request) == "chart-body")
     patient = open_patient(actor, patient_id, purpose="intake:issue")
