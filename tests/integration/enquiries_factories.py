@@ -9,23 +9,12 @@ import factory
 from factory.django import DjangoModelFactory
 
 from ketaflow.clinical.self_screen import triage
+from ketaflow.demo.evaluations import SCREEN_CLEAR
 from ketaflow.enquiries.models import Lead
 from tests.factories import OrganizationFactory
 
 # An adult asking about depression after two antidepressants, with no red flag: "book".
-CLEAR_ANSWERS: dict[str, Any] = {
-    "age_group": "adult",
-    "conditions": ["depression"],
-    "antidepressants_tried": "two",
-    "other_treatments": ["talk_therapy"],
-    "pregnancy": "no",
-    "psychosis": "no",
-    "heart_blood_pressure": "no",
-    "aneurysm_brain_bleed": "no",
-    "ketamine_reaction": "no",
-    "substance_use": "no",
-    "suicidal_thoughts_now": "no",
-}
+CLEAR_ANSWERS: dict[str, Any] = dict(SCREEN_CLEAR)  # the demo's clear self-screen: no red flag
 RISK_ANSWERS: dict[str, Any] = {**CLEAR_ANSWERS, "suicidal_thoughts_now": "yes"}
 
 

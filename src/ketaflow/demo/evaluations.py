@@ -109,7 +109,10 @@ def _staff(organization: Organization, username: str) -> Actor:
     member = StaffMember.objects.select_related("user").get(
         organization=organization, user__username=username
     )
-    return actor_for(member.user)
+    actor = actor_for(member.user)
+    if actor is None:
+        raise RuntimeError(f"the demo account {username!r} has no staff access")
+    return actor
 
 
 def _leads(organization: Organization, frontdesk: Actor, totals: Counter[str]) -> None:

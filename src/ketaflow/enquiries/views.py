@@ -17,8 +17,8 @@ from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.self_screen import Outcome
 from ketaflow.clinics.services import clinics_for
 from ketaflow.patients.forms import PatientForm
-from ketaflow.patients.services import PossibleDuplicates, organization_of
-from ketaflow.patients.views import htmx_target, page_number
+from ketaflow.patients.services import organization_of
+from ketaflow.patients.views import htmx_target, page_number, registration_attempt
 from ketaflow.validation import ValidationFailed
 from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
@@ -125,21 +125,13 @@ def lead_register(request: HttpRequest, lead_id: uuid.UUID) -> HttpResponse:
     region = organization_of(actor).country
     form = PatientForm(request.POST or None, initial=registration_initial(lead, region),
                        clinics=clinics_for(actor).filter(is_active=True))
-    matches: list[Any] = []
-    if request.method == "POST" and form.is_valid():
-        confirmed = form.cleaned_data["confirm_not_duplicate"]
-        try:
-            patient = convert_lead(actor, lead.pk, form.service_data(), confirm_not_duplicate=confirmed)
-        except PossibleDuplicates as found:
-            matches = found.matches
-            if "register_anyway" in request.POST:
-                form.add_error("confirm_not_duplicate",
-                               "Tick “None of these is the same person” to register anyway.")
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            messages.success(request, "The patient is registered and the lead is marked as registered.")
-            return redirect("patients:chart", patient_id=patient.pk)
+    patient, matches = registration_attempt(
+        request, form,
+        lambda data, confirmed: convert_lead(actor, lead.pk, data, confirm_not_duplicate=confirmed),
+    )
+    if patient is not None:
+        messages.success(request, "The patient is registered and the lead is marked as registered.")
+        return redirect("patients:chart", patient_id=patient.pk)
     return render(request, "enquiries/register.html", {
         "form": form, "matches": matches, "lead": lead, "section": "leads",
     })

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 
 from ketaflow.measurement.chart_views import qr_svg
 from ketaflow.measurement.patient_views import crisis_resources
-from ketaflow.measurement.sms import SMSError, sms_backend
+from ketaflow.measurement.sms import send_to_patient, sms_backend
 from ketaflow.patients.models import Patient
 
 from .models import Intake
@@ -49,15 +48,6 @@ def message_for(patient: Patient, issued: IssuedIntake) -> tuple[str, str]:
 def deliver(patient: Patient, issued: IssuedIntake) -> bool:
     """Send the link by the intake's channel; True when the mail server or carrier accepted it."""
     subject, body = message_for(patient, issued)
-    try:
-        if issued.intake.channel == Intake.Channel.SMS:
-            backend = sms_backend()
-            if backend is None:
-                return False
-            backend.send(patient.phone_mobile, body)
-        else:
-            send_mail(subject, body, None, [patient.email])
-    except (SMSError, OSError) as exc:
-        log.warning("intake link delivery failed (%s)", type(exc).__name__)
-        return False
-    return True
+    by_sms = issued.intake.channel == Intake.Channel.SMS
+    return send_to_patient(patient.phone_mobile, patient.email, by_sms=by_sms, subject=subject, body=body,
+                           what="intake link")

@@ -18,7 +18,6 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
-from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -51,7 +50,7 @@ from .models import Invitation, QuestionnaireResponse, SafetyAlert
 from .reminders import message_for
 from .responses import mark_entered_in_error, open_response, record_response
 from .schedule import clinicians_for, record_treatment, set_plan
-from .sms import SMSError, sms_backend
+from .sms import send_to_patient, sms_backend
 from .tabs import response_row
 
 log = logging.getLogger(__name__)
@@ -225,18 +224,8 @@ def deliver_link(patient: Patient, issued: IssuedLink, channel: str) -> bool:
     The message names the clinic only (reminders.message_for); nothing about the patient is logged.
     """
     subject, body = message_for(patient, issued, settings_for(patient.organization_id).link_ttl_hours)
-    try:
-        if channel == Invitation.Channel.SMS:
-            backend = sms_backend()
-            if backend is None:
-                return False
-            backend.send(patient.phone_mobile, body)
-        else:
-            send_mail(subject, body, None, [patient.email])
-    except (SMSError, OSError) as exc:
-        log.warning("questionnaire link delivery failed (%s)", type(exc).__name__)
-        return False
-    return True
+    return send_to_patient(patient.phone_mobile, patient.email, by_sms=channel == Invitation.Channel.SMS,
+                           subject=subject, body=body, what="questionnaire link")
 
 
 def _check_contact(patient: Patient, channel: str) -> None:

@@ -7,12 +7,15 @@ Shipped: `ConsoleSMSBackend` (demo: prints the message), `MemorySMSBackend` (tes
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+log = logging.getLogger(__name__)
 
 
 class SMSError(Exception):
@@ -53,3 +56,23 @@ def sms_backend() -> SMSBackend | None:
         return None
     backend: SMSBackend = import_string(path)()
     return backend
+
+
+def send_to_patient(phone: str, email: str, *, by_sms: bool, subject: str, body: str, what: str) -> bool:
+    """Send a message that names the clinic only, by text or email; True when the carrier or mail
+    server accepted it. A failure is logged by kind (`what` says which message), never with the
+    address or the text."""
+    from django.core.mail import send_mail
+
+    try:
+        if by_sms:
+            backend = sms_backend()
+            if backend is None:
+                return False
+            backend.send(phone, body)
+        else:
+            send_mail(subject, body, None, [email])
+    except (SMSError, OSError) as exc:
+        log.warning("%s delivery failed (%s)", what, type(exc).__name__)
+        return False
+    return True

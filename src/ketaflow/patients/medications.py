@@ -16,7 +16,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
-from ketaflow.clinical.medications import medication_catalogue
+from ketaflow.clinical.medications import MedicationDefinition, medication_catalogue
 from ketaflow.validation import ValidationFailed
 
 from .models import Medication, Patient
@@ -51,6 +51,7 @@ def create_medication(
     catalogue = medication_catalogue()
     if source not in Medication.Source.values:
         raise ValidationFailed.single("source", "Choose patient or clinician.")
+    definition: MedicationDefinition | None
     if catalogue_id:
         try:
             definition = catalogue.get(catalogue_id)
@@ -65,7 +66,7 @@ def create_medication(
         patient=patient,
         recorded_by_id=actor.user_id,
         catalogue_id=definition.id if definition else "",
-        name=definition.display if definition and catalogue_id else (name or definition.display),
+        name=definition.display if definition and catalogue_id else name,
         rxnorm_code=definition.rxnorm if definition else "",
         classes=sorted(definition.classes) if definition else [],
         dose=dose,

@@ -7,6 +7,7 @@ travel in a cookie.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +22,7 @@ from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
 
 from .forms import ArchiveForm, PatientForm, PatientSearchForm, initial_for
+from .models import Patient
 from .services import (
     PatientFilters,
     PossibleDuplicates,
@@ -65,26 +67,36 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/list.html", context)
 
 
+def registration_attempt(
+    request: HttpRequest, form: PatientForm, register: Callable[[dict[str, Any], bool], Patient]
+) -> tuple[Patient | None, list[Any]]:
+    """Run `register(data, confirmed)` on a posted, valid form: (the patient, []) when registered, or
+    (None, possible duplicates to show); refusals land on the form's fields."""
+    if request.method != "POST" or not form.is_valid():
+        return None, []
+    try:
+        return register(form.service_data(), form.cleaned_data["confirm_not_duplicate"]), []
+    except PossibleDuplicates as found:
+        if "register_anyway" in request.POST:
+            form.add_error("confirm_not_duplicate",
+                           "Tick “None of these is the same person” to register anyway.")
+        return None, list(found.matches)
+    except ValidationFailed as failure:
+        show_errors(form, failure)
+        return None, []
+
+
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.EDIT_DEMOGRAPHICS)
 def patient_create(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     form = PatientForm(request.POST or None, clinics=clinics_for(actor).filter(is_active=True))
-    matches: list[Any] = []
-    if request.method == "POST" and form.is_valid():
-        confirmed = form.cleaned_data["confirm_not_duplicate"]
-        try:
-            patient = register_patient(actor, form.service_data(), confirm_not_duplicate=confirmed)
-        except PossibleDuplicates as found:
-            matches = found.matches
-            if "register_anyway" in request.POST:
-                form.add_error("confirm_not_duplicate",
-                               "Tick “None of these is the same person” to register anyway.")
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            messages.success(request, "The patient is registered; their MRN is at the top of the chart.")
-            return redirect("patients:chart", patient_id=patient.pk)
+    patient, matches = registration_attempt(
+        request, form, lambda data, confirmed: register_patient(actor, data, confirm_not_duplicate=confirmed)
+    )
+    if patient is not None:
+        messages.success(request, "The patient is registered; their MRN is at the top of the chart.")
+        return redirect("patients:chart", patient_id=patient.pk)
     return render(request, "patients/form.html", {
         "form": form, "matches": matches, "creating": True, "section": "patients",
     })
