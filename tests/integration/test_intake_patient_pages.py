@@ -14,6 +14,7 @@ from ketaflow.intake.models import Intake
 from ketaflow.intake.services import MAX_IDENTITY_FAILURES
 from ketaflow.measurement.models import SafetyAlert
 from ketaflow.patients.models import Medication, Patient
+from ketaflow.phones import display_phone
 from tests.integration.intake_factories import ANSWERS, CSSRS_LOW, answer_all, issue, post_data, verified
 from tests.integration.pages import PAGE_TEST_MARKS, text_of
 from tests.integration.test_portal import activated
@@ -158,7 +159,8 @@ def test_about_you_shows_the_record_read_only_and_prefills_the_contacts(practice
         and "June 15, 1985" in text
         and "ask the clinic to correct it" in text
     )
-    assert f'value="{practice.patient.phone_mobile}"' in page.content.decode()
+    shown = display_phone(practice.patient.phone_mobile, practice.org.country)  # as people write it
+    assert f'value="{shown}"' in page.content.decode() and shown != practice.patient.phone_mobile
     assert 'name="date_of_birth"' not in page.content.decode()
     assert AuditEvent.objects.filter(
         object_type="Intake", action="read", detail__purpose="intake:about"

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from ketaflow.measurement.patient_views import crisis_resources, token_page, unavailable
 from ketaflow.patients.models import Patient
+from ketaflow.phones import display_phone
 from ketaflow.portal.models import PortalAccount
 from ketaflow.portal.views import patient_view
 from ketaflow.validation import NotFound, ValidationFailed
@@ -99,8 +100,13 @@ def overview(request: HttpRequest, surface: Surface) -> HttpResponse:
 def _initial(surface: Surface, section: form.Section) -> dict[str, Any]:
     saved = (surface.respondent.intake.answers or {}).get(section.id)
     if section.id == RECORD_SECTION:  # the record as it is now, with the patient's changes
-        patient = Patient.objects.get(pk=surface.respondent.intake.patient_id)
-        return {q.id: getattr(patient, q.id) for q in section.questions if q.record_field} | (saved or {})
+        patient = Patient.objects.select_related("organization").get(pk=surface.respondent.intake.patient_id)
+        values = {q.id: getattr(patient, q.id) for q in section.questions if q.record_field} | (saved or {})
+        region = patient.organization.country
+        for question in section.questions:  # phone numbers as people write them, not E.164
+            if question.kind == "phone" and values.get(question.id):
+                values[question.id] = display_phone(values[question.id], region)
+        return values
     return dict(saved or {})
 
 
