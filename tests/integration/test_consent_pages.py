@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.consent.models import Consent
@@ -51,6 +54,20 @@ def test_the_consent_tab_shows_each_route_with_its_state_and_the_next_step(pract
     assert "Request IV infusion consent (version 1)" in text  # re-consent is possible
     assert "Sign on this tablet" in text and "Review and countersign" in text
     assert "A route can start only with a current consent" in text
+
+
+def test_the_consent_tab_reads_every_route_and_consent_at_once_however_many_there_are(practice):
+    signed(practice, "iv", countersigned=True)
+    client = signed_in(practice.staff[Role.PRESCRIBER])
+    with CaptureQueriesContext(connection) as one:
+        client.get(tab_url(practice.patient))
+    signed(practice, "im", countersigned=True)
+    signed(practice, "esketamine")
+    requested(practice, "sublingual_home")
+    with CaptureQueriesContext(connection) as four:
+        text = text_of(client.get(tab_url(practice.patient)))
+    assert "Intramuscular in the clinic Current" in text and "Review and countersign" in text
+    assert len(four.captured_queries) == len(one.captured_queries)
 
 
 def test_front_desk_does_not_get_the_consent_tab(practice):

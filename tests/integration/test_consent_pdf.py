@@ -77,3 +77,15 @@ def test_producing_the_pdf_is_an_audited_export_and_needs_clinical_view(practice
     assert AuditEvent.objects.filter(object_id=str(consent.pk), action="read", detail__purpose="pdf").exists()
     with pytest.raises(Forbidden):
         consent_pdf(actor_of(practice.staff[Role.FRONT_DESK]), consent.pk)
+
+
+def test_the_pdf_letterhead_gives_the_clinics_whole_address_and_its_phone_as_people_write_it(practice):
+    clinic = practice.clinic
+    clinic.address_line1, clinic.address_line2 = "12 Example Street", "Suite 4B"
+    clinic.region, clinic.postal_code, clinic.phone = "OR", "97201", "+15035550142"
+    clinic.save()
+    consent = signed(practice)
+    consent = Consent.objects.select_related("patient__home_clinic", "template").get(pk=consent.pk)
+    html = consent_html(consent, now=timezone.now())
+    assert "12 Example Street, Suite 4B, Springfield, OR, 97201" in html
+    assert "Tel (503) 555-0142" in html

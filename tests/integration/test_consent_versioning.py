@@ -8,6 +8,8 @@ import subprocess
 from io import BytesIO
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
@@ -166,6 +168,26 @@ def test_the_consent_forms_page_lists_the_current_form_of_each_route(practice):
     assert "IV infusion In the clinic IV ketamine consent (reviewed) 2" in text
     assert "Sublingual at home At home Consent to ketamine treatment at home (sublingual)" in text
     assert text.count("Sample wording: review before clinical use") == 3  # the IV form was reviewed
+
+
+def test_the_consent_forms_page_reads_only_current_versions_and_their_authors_at_once(practice):
+    """Who saved each current form is read with it (not once per row), and old versions stay unread."""
+    client = signed_in(practice.staff[Role.ADMIN])
+    client.get("/consent/templates/")  # seeds the sample wording
+    with CaptureQueriesContext(connection) as before:
+        client.get("/consent/templates/")
+    for route, setting in (("iv", "clinic"), ("im", "clinic"), ("esketamine", "clinic")):
+        new_version(practice, route, setting, title=f"Reviewed {route} consent")
+    new_version(practice, "iv", "clinic", title="IV consent, second review", note="Second review")
+    with CaptureQueriesContext(connection) as after:
+        response = client.get("/consent/templates/")
+    assert "IV consent, second review 3" in text_of(response)
+    assert text_of(response).count(practice.staff[Role.ADMIN].user.get_full_name()) >= 3
+    assert len(after.captured_queries) == len(before.captured_queries)
+    current = versions.current_templates(admin(practice))
+    assert [(t.route, t.version) for t in current] == [
+        ("iv", 3), ("im", 2), ("sublingual_home", 1), ("esketamine", 2)
+    ]
 
 
 def test_the_history_shows_every_version_with_who_when_and_what_changed(practice):

@@ -7,17 +7,27 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.clinical.eligibility import Route, builtin_rules
+from ketaflow.eligibility import recheck
 from ketaflow.eligibility.decisions import current_decision, route_approved, sign_decision
 from ketaflow.eligibility.models import EligibilityDecision, EligibilitySettings
-from ketaflow.eligibility.recheck import _recheck_patient_id, recheck_decisions
+from ketaflow.eligibility.recheck import (
+    _chart_record_saved,
+    _intake_changed,
+    _patient_changed,
+    _recheck_patient_id,
+    recheck_decisions,
+)
 from ketaflow.eligibility.settings_service import update_settings
 from ketaflow.evaluation.models import Evaluation
-from ketaflow.measurement.models import Notification
+from ketaflow.intake.models import Intake
+from ketaflow.measurement.models import Notification, QuestionnaireResponse
+from ketaflow.patients.models import VitalSigns
 from ketaflow.validation import Forbidden, NotFound, ValidationFailed
 from tests.factories import ConditionFactory, actor_of
 from tests.integration.eligibility_factories import (
@@ -29,6 +39,7 @@ from tests.integration.eligibility_factories import (
     submitted_intake,
     vitals,
 )
+from tests.integration.intake_factories import CSSRS_LOW, answers, submitted
 
 pytestmark = pytest.mark.django_db
 
@@ -315,6 +326,67 @@ def test_the_check_costs_one_query_for_a_patient_without_a_signed_decision(
     with django_assert_num_queries(1):
         _recheck_patient_id(practice.org.pk, practice.patient.pk)
     assert recheck_decisions(practice.patient) == []
+
+
+def test_a_submitted_intake_rechecks_once_against_everything_it_wrote(practice, patient, prescriber):
+    decision = signed_iv(patient, prescriber)
+    listed = [{"name": "Xanax 0.5 mg", "dose": "at night"}, {"name": "Phenelzine", "dose": "15 mg"}]
+    given = answers(mental_health={"cssrs": dict(CSSRS_LOW)}, medications={"medications": listed})
+    submitted(practice, given)
+    decision.refresh_from_db()
+    assert decision.status == "reopened"
+    assert decision.reopen_changes == [  # both medicines and the screen, not just the first write
+        {"fact": "medication_classes", "before": [], "after": ["benzodiazepine", "maoi"],
+         "note": "+ Phenelzine (MAOI), + Xanax 0.5 mg (Benzodiazepine)"},
+        {"fact": "suicidal_ideation_recent", "before": False, "after": True, "note": ""},
+    ]
+    [event] = audit(practice.org, action="update")
+    assert event.detail == {"status": "reopened", "facts": ["medication_classes", "suicidal_ideation_recent"]}
+    assert Notification.objects.filter(recipient_id=practice.staff[Role.PRESCRIBER].user_id).count() == 1
+
+
+def test_a_reading_taken_during_a_session_is_no_baseline_and_reopens_nothing(practice, patient, prescriber):
+    from ketaflow.eligibility.decisions import assess_patient
+
+    decision = signed_iv(patient, prescriber)
+    VitalSigns.objects.create(organization_id=patient.organization_id, patient=patient,
+                              context=VitalSigns.Context.SESSION, measured_at=timezone.now(),
+                              systolic_bp=168, diastolic_bp=102)
+    decision.refresh_from_db()
+    assert decision.status == "signed"
+    gathered = assess_patient(patient).gathered
+    assert (gathered.facts.systolic_bp, gathered.facts.diastolic_bp) == (122, 78)
+    assert gathered.sources["systolic_bp"].startswith("BP 122/78 on ")
+
+
+def test_a_change_that_cannot_move_a_fact_costs_no_query_even_with_a_signed_decision(
+    practice, patient, prescriber, django_assert_num_queries, monkeypatch
+):
+    signed_iv(patient, prescriber)
+    mine = {"organization_id": patient.organization_id, "patient": patient}
+    gad7 = QuestionnaireResponse(instrument_id="gad7", **mine)
+    pulse_only = VitalSigns(heart_rate=72, measured_at=timezone.now(), **mine)
+    in_session = VitalSigns(systolic_bp=170, diastolic_bp=104, context="session", measured_at=timezone.now(),
+                            **mine)
+    reviewed = Intake(status=Intake.Status.SUBMITTED, **mine)
+    with django_assert_num_queries(0):
+        _chart_record_saved(QuestionnaireResponse, gad7, created=True)
+        _chart_record_saved(VitalSigns, pulse_only, created=True)
+        _chart_record_saved(VitalSigns, in_session, created=True)
+        _patient_changed(type(patient), patient, update_fields=["phone_mobile", "updated_at"])
+        _intake_changed(Intake, reviewed, update_fields=["reviewed_at", "reviewed_by"])
+    checked = []
+    monkeypatch.setattr(recheck, "_recheck_patient_id", lambda _org, patient_id: checked.append(patient_id))
+    evaluation_bp = VitalSigns(systolic_bp=150, diastolic_bp=95, measured_at=timezone.now(), **mine)
+    phq9_row = QuestionnaireResponse(instrument_id="phq9", **mine)
+    _chart_record_saved(QuestionnaireResponse, phq9_row, created=True)
+    _chart_record_saved(VitalSigns, evaluation_bp, created=True)
+    _chart_record_saved(VitalSigns, in_session, created=False)  # an edit: the old values may have counted
+    _patient_changed(type(patient), patient, update_fields=["date_of_birth", "updated_at"])
+    _patient_changed(type(patient), patient)
+    _intake_changed(Intake, reviewed)
+    assert checked == [patient.pk] * 6
+    assert EligibilityDecision.objects.get(patient=patient).status == "signed"
 
 
 # Settings -----------------------------------------------------------------------------------------

@@ -121,7 +121,10 @@ def test_a_nurse_reads_the_tab_without_a_sign_form_and_cannot_post_one(practice)
 
 
 def test_front_desk_cannot_open_the_tab(practice):
-    assert signed_in(practice.staff[Role.FRONT_DESK]).get(tab(practice.patient)).status_code == 403
+    chart_all_clear(practice)
+    response = signed_in(practice.staff[Role.FRONT_DESK]).get(tab(practice.patient))
+    assert response.status_code == 403 and "IV infusion" not in text_of(response)
+    assert not AuditEvent.objects.filter(action="read", detail__purpose="chart:eligibility").exists()
 
 
 def test_approving_a_not_eligible_route_without_a_reason_shows_the_error_beside_the_reason(

@@ -6,6 +6,8 @@ import html
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ketaflow.accounts.roles import Role
@@ -75,6 +77,20 @@ def test_the_worklist_filters_by_status_and_counts_each(practice, desk):
     assert "Open 2" in open_text and "Closed 1" in open_text and "All 3" in open_text
     closed_text = words(desk.get("/leads/?status=closed"))
     assert "Cole Closed" in closed_text and "Nia New" not in closed_text
+
+
+def test_the_worklist_reads_each_leads_clinic_and_assignee_with_the_page_not_row_by_row(practice, desk):
+    nurse, admin = practice.staff[Role.NURSE], practice.staff[Role.ADMIN]
+    lead_in(practice, name="Ada Assigned", assigned_to=nurse, preferred_clinic=practice.clinic)
+    with CaptureQueriesContext(connection) as two:
+        desk.get("/leads/")
+    for n in range(8):
+        lead_in(practice, name=f"More Lead{n}", assigned_to=admin if n % 2 else nurse,
+                preferred_clinic=practice.clinic, answers=RISK_ANSWERS)
+    with CaptureQueriesContext(connection) as nine:
+        text = words(desk.get("/leads/"))
+    assert "More Lead7" in text and admin.display_name in text and nurse.display_name in text
+    assert len(nine.captured_queries) == len(two.captured_queries)
 
 
 def test_the_worklist_shows_no_other_organizations_leads(practice, stranger, desk):

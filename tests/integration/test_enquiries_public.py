@@ -307,6 +307,14 @@ def test_too_many_screens_from_one_address_are_refused(visitor, org, settings):
     assert "Please try again later" in words(response)
 
 
+def test_the_refusal_names_the_window_the_practice_set(visitor, org, settings):
+    settings.KETAFLOW_PUBLIC_FORM_LIMITS = {"screen": (1, 900)}
+    submit_screen(visitor, org, CLEAR_ANSWERS)
+    response = submit_screen(visitor, org, CLEAR_ANSWERS)
+    assert response.status_code == 429
+    assert "sent from this connection in the last 15 minutes." in words(response)
+
+
 def test_the_contact_address_sends_a_plain_visit_back_to_the_questions(visitor, org):
     response = visitor.get(contact_url(org))
     assert response.status_code == 302 and response["Location"] == screen_url(org)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -186,7 +187,7 @@ def test_stopping_a_medication_and_listing_with_and_without_stopped_ones(practic
     gone = nurse.post(under(practice.patient, "medications"), {"catalogue_id": "lamotrigine"}).json()
     stopped = nurse.post(f"/medications/{gone['id']}/stop", {})
     assert stopped.status_code == 200
-    today = timezone.localdate().isoformat()
+    today = timezone.localdate(timezone=ZoneInfo(practice.patient.home_clinic.timezone)).isoformat()
     assert (stopped.json()["status"], stopped.json()["stopped_on"]) == ("stopped", today)
     current = nurse.get(under(practice.patient, "medications")).json()
     assert [item["id"] for item in current["items"]] == [kept["id"]]

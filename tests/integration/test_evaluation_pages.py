@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -190,6 +190,22 @@ def test_the_vitals_address_opens_the_tab_at_the_form(practice, nurse):
     response = signed_in(nurse).get(page(practice.patient, "vitals"))
     assert response.status_code == 200
     assert "Record vital signs" in section_text(response, "vitals")
+
+
+def test_a_time_typed_on_the_form_is_the_clinics_local_time(practice, nurse):
+    # The practice's clinic is in Denver: 8 pm on 20 November there is 3 am on the 21st in UTC.
+    response = signed_in(nurse).post(page(practice.patient, "vitals"), {
+        "vitals-heart_rate": "70", "vitals-measured_at": "2026-11-20T20:00",
+    })
+    assert response.status_code == 302
+    assert VitalSigns.objects.get().measured_at == datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+
+
+def test_a_section_address_opens_that_sections_form_and_no_other(practice, nurse):
+    record_vitals(actor_of(nurse), practice.patient.pk, {"heart_rate": 70})  # the form is closed by default
+    html = signed_in(nurse).get(page(practice.patient, "labs")).content.decode()
+    opened = re.findall(r'<details class="disclosure" open>\s*<summary>([^<]+)</summary>', html)
+    assert opened == ["Record results"]
 
 
 # ---------- Medications ----------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -336,4 +338,18 @@ def test_a_stopped_medication_leaves_the_current_list(practice, nurse):
     stop_medication(nurse, medication.pk)
     assert current_medications(practice.patient) == []
     medication.refresh_from_db()
-    assert (medication.status, medication.stopped_on) == (Medication.Status.STOPPED, timezone.localdate())
+    clinic_today = timezone.localdate(timezone=ZoneInfo(practice.patient.home_clinic.timezone))
+    assert (medication.status, medication.stopped_on) == (Medication.Status.STOPPED, clinic_today)
+
+
+def test_stopping_a_medication_today_means_today_at_the_patients_clinic(practice, nurse):
+    # 03:00 UTC on 21 November is still the evening of the 20th at the clinic in Denver.
+    evening = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+    first = add_medication(nurse, practice.patient.pk, catalogue_id="sertraline")
+    second = add_medication(nurse, practice.patient.pk, catalogue_id="lamotrigine")
+    with mock.patch("django.utils.timezone.now", return_value=evening):
+        assert stop_medication(nurse, first.pk).stopped_on == date(2026, 11, 20)
+        found = errors_of(stop_medication, nurse, second.pk, stopped_on=date(2026, 11, 21))
+    assert found == {"stopped_on": "A medication cannot be stopped in the future."}
+    second.refresh_from_db()
+    assert second.status == Medication.Status.ACTIVE

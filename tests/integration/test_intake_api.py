@@ -106,3 +106,13 @@ def test_another_organizations_patient_and_intake_are_not_found(practice, strang
         assert response.status_code == 404 and field_errors(response) == {None: "Not found."}
     assert Intake.objects.get(pk=theirs.pk).reviewed_at is None
     assert Intake.objects.filter(patient=practice.patient).count() == 0
+
+
+def test_text_messages_not_set_up_is_a_422_on_the_channel_and_another_organizations_patient_a_404(
+    practice, stranger, desk, settings
+):
+    settings.KETAFLOW_SMS_BACKEND = ""
+    refused = desk.post(f"/patients/{practice.patient.pk}/intakes", {"channel": "sms"})
+    assert refused.status_code == 422 and "not set up" in field_errors(refused)["channel"]
+    assert desk.post(f"/patients/{stranger.patient.pk}/intakes", {"channel": "sms"}).status_code == 404
+    assert not Intake.objects.exists()

@@ -280,3 +280,16 @@ def test_the_treatments_page_shows_the_adequate_trials_its_saved_answers_add_up_
     text = text_of(client.get(f"{link.path}s/treatments/"))
     expected = "From your saved answers: 2 antidepressant trials taken at the full dose for at least 6 weeks."
     assert expected in text
+
+
+def test_a_refused_page_shows_the_record_and_answers_again_and_that_read_is_audited(practice, link):
+    client = verified(link.path, practice)
+    refused = client.post(f"{link.path}s/about/", {"email": "not an address"})
+    text = text_of(refused)
+    assert refused.status_code == 200 and practice.patient.legal_name in text and "June 15, 1985" in text
+    assert 'value="not an address"' in refused.content.decode()
+    reads = AuditEvent.objects.filter(object_type="Intake", action="read", patient_id=practice.patient.pk)
+    assert [e.detail["purpose"] for e in reads] == ["intake:about"]
+    assert "Nothing was sent yet" in text_of(client.post(f"{link.path}review/"))
+    assert [e.detail["purpose"] for e in reads.order_by("seq")] == ["intake:about", "intake:review"]
+    assert Intake.objects.get(pk=link.intake.pk).status == Intake.Status.INVITED

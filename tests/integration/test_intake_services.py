@@ -86,6 +86,16 @@ def test_email_and_text_need_the_contact_on_file(practice):
     assert not Intake.objects.exists()
 
 
+def test_text_messages_not_set_up_are_refused_by_the_service_and_nothing_is_stored(practice, settings):
+    settings.KETAFLOW_SMS_BACKEND = ""
+    with pytest.raises(ValidationFailed) as refused:
+        issue(practice, "sms")
+    [error] = refused.value.errors
+    assert error.field == "channel"
+    assert error.message.startswith("Text messages are not set up for this clinic")
+    assert not Intake.objects.exists() and not events("create", "Intake")
+
+
 def test_another_organizations_patient_is_not_found(practice, stranger):
     from ketaflow.intake.services import issue_intake
 

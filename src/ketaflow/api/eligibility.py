@@ -21,8 +21,9 @@ from pydantic import Field
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.eligibility import FACT_SPECS, FACTS, FactError, Route, assess, facts_from_mapping
 from ketaflow.eligibility.decisions import (
+    IN_FORCE,
+    REASON_LIMIT,
     assess_patient,
-    current_decision,
     decisions_of,
     parse_route,
     sign_decision,
@@ -150,7 +151,7 @@ AssessedStatus = Literal["eligible", "eligible_with_cautions", "needs_review", "
 class DecisionIn(StrictInput):
     decision: Literal["approve", "decline"]
     override_reason: str = Field(
-        "", max_length=4000,
+        "", max_length=REASON_LIMIT,
         description="Required when approving a route assessed needs_review or not_eligible, or declining "
                     "one assessed eligible or eligible_with_cautions.",
     )
@@ -243,10 +244,10 @@ def get_patient_eligibility(request: HttpRequest, patient_id: PatientId) -> Any:
     found = assess_patient(patient)
     facts = found.gathered.facts.as_dict()
     assessed = found.assessment.as_dict()
-    decisions = {}
-    for route in Route:
-        decision = current_decision(patient, route)
-        decisions[route.value] = decision_body(decision) if decision else None
+    in_force = decisions_of(patient).filter(status__in=IN_FORCE).select_related("signed_by")
+    by_route = {decision.route: decision for decision in in_force}
+    decisions = {route.value: decision_body(by_route[route.value]) if route.value in by_route else None
+                 for route in Route}
     return {
         "patient_id": patient.pk,
         "rules_version": assessed["rules_version"],

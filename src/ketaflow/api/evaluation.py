@@ -242,6 +242,7 @@ def _record(evaluation: Evaluation) -> dict[str, Any]:
 
 def _body(patient: Patient, evaluation: Evaluation | None) -> dict[str, Any]:
     staging = services.staging_of(evaluation)
+    diagnoses = services.active_diagnoses(patient)
     return {
         "patient_id": patient.pk,
         "evaluation": _record(evaluation) if evaluation is not None else None,
@@ -250,11 +251,11 @@ def _body(patient: Patient, evaluation: Evaluation | None) -> dict[str, Any]:
         "indications": [
             {"test": item.test.key, "indicated": item.indicated, "reason": item.reason,
              "source": item.test.source}
-            for item in services.lab_indications(patient, evaluation)
+            for item in services.lab_indications(patient, evaluation, diagnoses=diagnoses)
         ],
         "completion_problems": [
             {"field": p.field, "message": p.message}
-            for p in services.completion_problems(patient, evaluation)
+            for p in services.completion_problems(patient, evaluation, diagnoses=diagnoses)
         ],
     }
 

@@ -23,16 +23,19 @@ class VitalSpec:
     loinc: str
     minimum: Decimal
     maximum: Decimal
+    whole: bool = False  # recorded as a whole number (pressures, rates, saturation)
 
 
 VITALS: tuple[VitalSpec, ...] = (
     VitalSpec("systolic_bp", "Systolic blood pressure", "mmHg", "mm[Hg]", "8480-6",
-              Decimal(50), Decimal(300)),
+              Decimal(50), Decimal(300), whole=True),
     VitalSpec("diastolic_bp", "Diastolic blood pressure", "mmHg", "mm[Hg]", "8462-4",
-              Decimal(20), Decimal(200)),
-    VitalSpec("heart_rate", "Heart rate", "/min", "/min", "8867-4", Decimal(20), Decimal(250)),
-    VitalSpec("respiratory_rate", "Respiratory rate", "/min", "/min", "9279-1", Decimal(4), Decimal(60)),
-    VitalSpec("oxygen_saturation", "Oxygen saturation", "%", "%", "59408-5", Decimal(50), Decimal(100)),
+              Decimal(20), Decimal(200), whole=True),
+    VitalSpec("heart_rate", "Heart rate", "/min", "/min", "8867-4", Decimal(20), Decimal(250), whole=True),
+    VitalSpec("respiratory_rate", "Respiratory rate", "/min", "/min", "9279-1", Decimal(4), Decimal(60),
+              whole=True),
+    VitalSpec("oxygen_saturation", "Oxygen saturation", "%", "%", "59408-5", Decimal(50), Decimal(100),
+              whole=True),
     VitalSpec("temperature_c", "Temperature", "°C", "Cel", "8310-5", Decimal(30), Decimal(44)),
     VitalSpec("weight_kg", "Weight", "kg", "kg", "29463-7", Decimal(20), Decimal(350)),
     VitalSpec("height_cm", "Height", "cm", "cm", "8302-2", Decimal(100), Decimal(250)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Count, Q
 
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
@@ -17,9 +18,11 @@ from .services import consents_of
 def consent_card(account: PortalAccount, ip_address: str | None) -> Card | None:
     """"You have a consent form to sign" (or a link to the signed ones); None with no consents.
     Showing the card is an audited read of the patient's consents (counts only)."""
-    rows = consents_of(account.organization_id).filter(patient_id=account.patient_id)
-    waiting = rows.filter(status=Consent.Status.REQUESTED).count()
-    signed = rows.filter(signed_at__isnull=False).count()
+    counts = consents_of(account.organization_id).filter(patient_id=account.patient_id).aggregate(
+        waiting=Count("pk", filter=Q(status=Consent.Status.REQUESTED)),
+        signed=Count("pk", filter=Q(signed_at__isnull=False)),
+    )
+    waiting, signed = counts["waiting"], counts["signed"]
     if not waiting and not signed:
         return None
     with transaction.atomic():

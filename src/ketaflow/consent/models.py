@@ -170,14 +170,6 @@ class Consent(PatientChild):
         return route_label(self.route)
 
     @property
-    def is_signed(self) -> bool:
-        return self.signed_at is not None
-
-    @property
-    def is_countersigned(self) -> bool:
-        return self.countersigned_at is not None
-
-    @property
     def is_current(self) -> bool:
         """Signed by the patient, countersigned by a clinician, not withdrawn."""
         return self.status == self.Status.SIGNED and self.countersigned_at is not None

@@ -62,7 +62,7 @@ def consent_html(consent: Consent, *, now: datetime) -> str:
     """The document as HTML: what the patient read, then the signature block."""
     patient = consent.patient
     template = consent.template
-    organization = Organization.objects.only("name").get(pk=consent.organization_id)
+    organization = Organization.objects.only("name", "country").get(pk=consent.organization_id)
     with timezone.override(patient.home_clinic.timezone):
         return render_to_string("consent/pdf/consent.html", {
             "organization": organization,

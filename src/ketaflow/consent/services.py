@@ -96,6 +96,7 @@ def patient_consents(actor: Actor, patient: Patient) -> list[Consent]:
         .select_related(
             "template", "requested_by", "witnessed_by", "countersigned_by", "withdrawn_recorded_by"
         )
+        .defer("signature_png")  # up to 200 KB each; the lists never show it
         .order_by("-requested_at")
     )
 
@@ -272,6 +273,7 @@ def account_consents(account: PortalAccount, ip_address: str | None = None) -> l
             consents_of(account.organization_id)
             .filter(patient_id=account.patient_id)
             .select_related("template")
+            .defer("signature_png")
             .order_by("-requested_at")
         )
         record(portal_actor(account, ip_address), Action.READ, "Consent", "", patient_id=account.patient_id,

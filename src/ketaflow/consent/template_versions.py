@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
@@ -49,7 +49,7 @@ def templates_of(organization_id: uuid.UUID) -> TenantQuerySet:
 
 def ensure_seeded(organization_id: uuid.UUID) -> None:
     """Write the sample wording as version 1 for every allowed route and setting that has none."""
-    have = set(templates_of(organization_id).values_list("route", "setting").distinct())
+    have = set(templates_of(organization_id).values_list("route", "setting").order_by().distinct())
     missing = [pair for pair in allowed_pairs() if pair not in have]
     if not missing:
         return
@@ -83,9 +83,12 @@ def current_template(organization_id: uuid.UUID, route: str, setting: str) -> Co
 def current_templates(actor: Actor) -> list[ConsentTemplate]:
     """The current version of every allowed route and setting, in route order."""
     ensure_seeded(actor.organization_id)
+    newer = templates_of(actor.organization_id).filter(
+        route=OuterRef("route"), setting=OuterRef("setting"), version__gt=OuterRef("version")
+    )
     latest = {
         (row.route, row.setting): row
-        for row in templates_of(actor.organization_id).order_by("route", "setting", "version")
+        for row in templates_of(actor.organization_id).exclude(Exists(newer)).select_related("created_by")
     }
     return [latest[pair] for pair in allowed_pairs() if pair in latest]
 

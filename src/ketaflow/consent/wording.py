@@ -4,6 +4,19 @@ Synthetic sample text drawn from the clinical reference (§1 the pathway and sid
 use, §4 monitoring and the esketamine observation rules, §8 crisis resources). It is marked as
 sample wording in its first line and on the staff pages: a clinic must have it reviewed (clinically
 and legally) and save its own version before relying on it.
+
+Where its numbers come from:
+- esketamine (28 mg per device, 5 minutes between devices, no food for 2 hours and no liquids for
+  30 minutes before; blood pressure again about 40 minutes after; at least 2 hours' observation with
+  a prescriber on site; no driving until the next day; never dispensed for home use): the US
+  prescribing information for Spravato and its REMS;
+- an IV infusion lasting about 45 to 60 minutes: what practices describe (clinical reference §1),
+  no published source [verify];
+- home use (a treatment monitor at every dose, daily check-ins, weekly PHQ-9 and GAD-7, doses
+  released in stages): services' own material, not peer reviewed (clinical reference §2) [verify];
+  the APA consensus (Sanacora et al., JAMA Psychiatry 2017;74:399-405) discourages unsupervised home
+  use, hence "an explicit decision by your prescriber".
+Being wording, not rules, none of these drives the software; a clinic's own version replaces them.
 """
 
 from __future__ import annotations

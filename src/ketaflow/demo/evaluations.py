@@ -1,18 +1,19 @@
 """The demo's evaluation pathway: enquiries, intakes, evaluations, eligibility decisions and consents.
 
-A handful of patients, written through the same services the pages use (so every row is audited
-and validated): the front desk sees leads in every state; some patients have submitted their
-intake, been evaluated, had routes signed (one approved over a caution with a reason, one
-re-opened by a new medication) and consented (signed and countersigned, awaiting signature, and
-withdrawn). Everything here is synthetic.
+A handful of adult patients, written through the same services the pages use (so every row is
+audited and validated): the front desk sees new, contacted, booked and closed leads; some patients
+have submitted their intake, been evaluated, had routes signed (one approved over a caution with a
+reason, one re-opened by a new medication) and consented (signed and countersigned, awaiting
+signature, and withdrawn). Everything here is synthetic.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -20,6 +21,7 @@ from django.utils import timezone
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.services import actor_for
+from ketaflow.clinical.demographics import AgeBands, AgeGroup, age_on
 from ketaflow.clinics.models import Organization
 from ketaflow.consent import services as consent
 from ketaflow.consent import signing
@@ -28,10 +30,11 @@ from ketaflow.eligibility.decisions import assess_patient, sign_decision
 from ketaflow.enquiries.leads import update_lead
 from ketaflow.enquiries.public import submit_lead
 from ketaflow.evaluation import services as evaluation
+from ketaflow.intake.form import sections_for
 from ketaflow.intake.services import issue_intake, respondent_for_token, save_section
 from ketaflow.intake.submission import submit_intake
 from ketaflow.patients.medications import add_medication
-from ketaflow.patients.models import Patient, SexAtBirth
+from ketaflow.patients.models import Patient
 from ketaflow.patients.vital_signs import record_vitals
 
 SCREEN_CLEAR: dict[str, Any] = {
@@ -102,6 +105,7 @@ TRIALS = [
     {"drug": "fluoxetine", "drug_class": "ssri", "adequate": True, "outcome": "no_response"},
     {"drug": "venlafaxine", "drug_class": "snri", "adequate": True, "outcome": "partial_response"},
 ]
+SHOWCASE = 6  # patients on the pathway: five evaluated, one sent the intake
 SIGNATURE = ""  # the drawn signature is optional; the typed name is the signature
 
 
@@ -130,12 +134,10 @@ def _leads(organization: Organization, frontdesk: Actor, totals: Counter[str]) -
 
 def _intake(frontdesk: Actor, patient: Patient) -> None:
     issued = issue_intake(frontdesk, patient.pk, channel="in_person")
-    for section_id, raw in INTAKE.items():
-        respondent = respondent_for_token(issued.token)
-        if section_id == "pregnancy" and patient.sex_at_birth == SexAtBirth.MALE:
-            continue
-        save_section(respondent, section_id, copy.deepcopy(raw))
-    submit_intake(respondent_for_token(issued.token))
+    respondent = respondent_for_token(issued.token)
+    for section in sections_for(patient.sex_at_birth):  # the sections this patient is asked
+        save_section(respondent, section.id, copy.deepcopy(INTAKE[section.id]))
+    submit_intake(respondent_for_token(issued.token))  # afresh: it checks the answers saved since
 
 
 def _evaluate(prescriber: Actor, nurse: Actor, patient: Patient, *, systolic: int) -> None:
@@ -159,7 +161,7 @@ def _sign(prescriber: Actor, patient: Patient, route: str, decision: str = "appr
     reason = ""
     if (decision == "approve") == (result.status.value in ("needs_review", "not_eligible")):
         reason = ("Reviewed in person: benefits outweigh the risks; extra monitoring in the plan."
-                  if decision == "approve" else "Patient prefers the clinic routes.")
+                  if decision == "approve" else "Patient prefers IV infusions to the nasal spray.")
     sign_decision(prescriber, patient.pk, route, decision=decision, override_reason=reason,
                   expected_status=result.status.value)
 
@@ -177,16 +179,28 @@ def _consent(nurse: Actor, patient: Patient, route: str, *, sign: bool, counters
     return signed
 
 
+def showcase_patients(organization: Organization, today: date, count: int = SHOWCASE) -> list[Patient]:
+    """The first `count` active adults by MRN (not adolescents, not older adults): the intake's answers
+    (alcohol, driving, contraception) are an adult's, and an adolescent's approval would need its own
+    review (clinical reference §3). Read in MRN order and stopped early, so its cost does not grow
+    with the registry."""
+    bands = AgeBands()
+    rows = Patient.objects.for_organization(organization.pk).filter(archived_at__isnull=True).order_by("mrn")
+    adults = (p for p in rows.iterator(chunk_size=4 * count)
+              if bands.group(age_on(p.date_of_birth, today)) == AgeGroup.ADULT)
+    return list(itertools.islice(adults, count))
+
+
 def load_evaluations(organization: Organization, patients: Sequence[Patient]) -> dict[str, int]:
-    """Write the evaluation pathway for the first six active `patients`; returns row counts."""
+    """Write the evaluation pathway for `patients` (see `showcase_patients`): the first five are
+    evaluated, the sixth has only been sent the intake. Returns row counts by kind."""
     totals: Counter[str] = Counter()
     frontdesk = _staff(organization, "frontdesk")
     prescriber = _staff(organization, "np")
     nurse = _staff(organization, "nurse")
     _leads(organization, frontdesk, totals)
-    active = [p for p in patients if p.archived_at is None]
-    chosen = active[:5]
-    for waiting in active[5:6]:  # a new patient who has been sent the intake and not started it
+    chosen = patients[:5]
+    for waiting in patients[5:6]:  # a new patient who has been sent the intake and not started it
         issue_intake(frontdesk, waiting.pk, channel="in_person")
         totals["intakes sent"] += 1
     for index, patient in enumerate(chosen):

@@ -30,7 +30,7 @@ from ketaflow.clinics.models import Organization
 from ketaflow.patients.fields import search_text_for
 from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 
-from .evaluations import load_evaluations
+from .evaluations import load_evaluations, showcase_patients
 from .measures import MeasureGenerator
 from .patients import PatientGenerator, SyntheticPatient
 from .pools import build_pools
@@ -133,8 +133,7 @@ def load_demo(
         written += len(batch)
         if progress is not None:
             progress(len(batch))
-    showcase = Patient.objects.filter(organization=organization, archived_at__isnull=True).order_by("mrn")[:6]
-    evaluations = load_evaluations(organization, list(showcase))
+    evaluations = load_evaluations(organization, showcase_patients(organization, timezone.localdate()))
     return DemoSummary(
         organization_id=organization.pk,
         clinics=tuple(clinic.name for clinic in clinics),

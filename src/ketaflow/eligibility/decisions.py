@@ -124,7 +124,7 @@ def sign_decision(
     signer = actor.user_id
     if signer is None:
         raise Forbidden("A prescriber signs eligibility decisions; the software cannot.")
-    wanted = Route(route) if isinstance(route, Route) else parse_route(route)
+    wanted = parse_route(route)
     decision, reason, errors = _clean(decision, override_reason)
     if errors:
         raise ValidationFailed(errors)

@@ -8,7 +8,8 @@ ever read as "no" for want of an answer.
 Where several places answer one fact, the first that has an answer wins:
 
 1. the problem list, when an active diagnosis says yes (a diagnosis never says "no");
-2. the record itself: age from the date of birth; the latest blood pressure within the vitals window;
+2. the record itself: age from the date of birth; the latest blood pressure within the vitals window
+   (a baseline: readings taken during a treatment session, when ketamine raises it, do not count);
    the active medication list once it has been reviewed; an ECG, liver tests or drug screen result
    within the tests window; a suicide-risk screen that endorses ideation within the screen window;
 3. the clinician's answer in the current evaluation;
@@ -211,7 +212,7 @@ def _age(patient: Patient, today: date, layers: _Layers) -> None:
 def _blood_pressure(patient: Patient, since: datetime, zone: ZoneInfo, layers: _Layers, days: int) -> None:
     readings = VitalSigns.objects.for_organization(patient.organization_id).filter(
         patient=patient, systolic_bp__isnull=False, diastolic_bp__isnull=False
-    ).order_by("-measured_at")
+    ).exclude(context=VitalSigns.Context.SESSION).order_by("-measured_at")
     latest = readings.first()
     if latest is None:
         layers.notes["systolic_bp"] = layers.notes["diastolic_bp"] = "no blood-pressure reading recorded"

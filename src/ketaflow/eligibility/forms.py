@@ -8,6 +8,7 @@ from django import forms
 
 from ketaflow.clinical.eligibility import Route, Status, builtin_rules
 
+from .decisions import REASON_LIMIT
 from .models import EligibilityDecision
 from .settings_service import WINDOW_NOTES, bounds_for
 
@@ -26,7 +27,7 @@ class SignForm(forms.Form):
         error_messages={"required": CHOOSE, "invalid_choice": CHOOSE},
     )
     override_reason = forms.CharField(
-        label="Reason", required=False, max_length=4000,
+        label="Reason", required=False, max_length=REASON_LIMIT,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     assessed_status = forms.CharField(widget=forms.HiddenInput, required=False)

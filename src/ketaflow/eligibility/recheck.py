@@ -2,15 +2,25 @@
 
 Every place a fact comes from (medications, vital signs, the problem list, the evaluation, the date
 of birth, a submitted intake, a questionnaire response) calls `recheck_decisions` after a save or a
-delete, through the receivers `connect()` wires up in `EligibilityConfig.ready()`. A patient with no
-signed decision costs one indexed EXISTS query. A decision whose relied-on facts all still hold is
-left alone; otherwise it becomes "re-opened" with the changes listed, the software's audit entry is
-written, and the prescriber who signed it gets an in-app notification (the bell).
+delete, through the receivers `connect()` wires up in `EligibilityConfig.ready()`. A change that
+cannot move a fact costs nothing (a GAD-7, a reading without a blood pressure or taken during a
+session, a patient save that leaves the date of birth and home clinic alone, an intake marked
+reviewed); a patient with no signed decision costs one indexed EXISTS query. A decision whose
+relied-on facts all still hold is left alone; otherwise it becomes "re-opened" with the changes
+listed, the software's audit entry is written, and the prescriber who signed it gets an in-app
+notification (the bell).
+
+A service that writes several fact sources at once (a submitted intake: contact details,
+medications, a risk screen) wraps them in `rechecks_deferred()`, so each patient is rechecked once,
+against the final state, still inside its transaction.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
@@ -28,7 +38,7 @@ from ketaflow.measurement.models import Notification, QuestionnaireResponse
 from ketaflow.patients.models import Condition, Medication, Patient, VitalSigns
 
 from .decisions import assess_patient, eligibility_link
-from .facts import MedicationEntry
+from .facts import SCREENS, MedicationEntry
 from .models import EligibilityDecision
 
 # The software re-opens decisions as `system:recheck` (AuditEvent.via holds at most 10 characters).
@@ -40,11 +50,11 @@ def recheck_decisions(patient: Patient) -> list[EligibilityDecision]:
     signed = EligibilityDecision.objects.for_organization(patient.organization_id).filter(
         patient_id=patient.pk, status=EligibilityDecision.State.SIGNED
     )
-    if not signed.exists():
-        return []
     reopened: list[EligibilityDecision] = []
     with transaction.atomic():
         decisions = list(signed.select_for_update())
+        if not decisions:
+            return []
         now = timezone.now()
         found = assess_patient(patient, now=now)
         current = found.gathered.facts.as_dict()
@@ -111,9 +121,38 @@ def _notify(decision: EligibilityDecision, patient: Patient) -> None:
 
 # Receivers --------------------------------------------------------------------------------------
 
+# The patients whose recheck waits for the end of a `rechecks_deferred()` block (None: not deferring).
+_deferred: ContextVar[dict[uuid.UUID, uuid.UUID] | None] = ContextVar("eligibility_deferred", default=None)
+
+# The fields of a patient and of an intake that facts.py reads; a save naming none of them changes no fact.
+PATIENT_FIELDS = frozenset({"date_of_birth", "home_clinic", "home_clinic_id"})
+INTAKE_FIELDS = frozenset({"status", "answers", "submitted_at"})
+
+
+@contextmanager
+def rechecks_deferred() -> Iterator[None]:
+    """Collect the patients whose fact sources change inside the block and recheck each once on the
+    way out (call it inside the caller's transaction). Nothing is rechecked when the block raises:
+    the transaction rolls back. A nested block leaves the work to the outer one."""
+    if _deferred.get() is not None:
+        yield
+        return
+    pending: dict[uuid.UUID, uuid.UUID] = {}
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    for patient_id, organization_id in pending.items():
+        _recheck_patient_id(organization_id, patient_id)
+
 
 def _recheck_patient_id(organization_id: uuid.UUID, patient_id: uuid.UUID | None) -> None:
     if patient_id is None:
+        return
+    pending = _deferred.get()
+    if pending is not None:
+        pending[patient_id] = organization_id
         return
     has_signed = EligibilityDecision.objects.for_organization(organization_id).filter(
         patient_id=patient_id, status=EligibilityDecision.State.SIGNED
@@ -124,22 +163,52 @@ def _recheck_patient_id(organization_id: uuid.UUID, patient_id: uuid.UUID | None
     recheck_decisions(scope.get(pk=patient_id))
 
 
-def _chart_record_changed(sender: type[Model], instance: Any, raw: bool = False, **kwargs: Any) -> None:
-    if raw:
+def _answers_no_fact(instance: Any, *, whole_row: bool) -> bool:
+    """True when this row cannot answer a fact (see facts.py): a questionnaire other than the risk
+    screens; and, created or deleted whole (`whole_row`), a reading without both blood pressures or
+    taken during a treatment session. An edited reading is always rechecked (its old values are gone)."""
+    if isinstance(instance, QuestionnaireResponse):
+        return instance.instrument_id not in SCREENS
+    if isinstance(instance, VitalSigns) and whole_row:
+        return (
+            instance.context == VitalSigns.Context.SESSION
+            or instance.systolic_bp is None
+            or instance.diastolic_bp is None
+        )
+    return False
+
+
+def _chart_record_saved(
+    sender: type[Model], instance: Any, raw: bool = False, created: bool = False, **kwargs: Any
+) -> None:
+    if raw or _answers_no_fact(instance, whole_row=created):
         return
     _recheck_patient_id(instance.organization_id, instance.patient_id)
 
 
-def _intake_changed(sender: type[Model], instance: Intake, raw: bool = False, **kwargs: Any) -> None:
-    if raw or instance.status != Intake.Status.SUBMITTED:
+def _chart_record_deleted(sender: type[Model], instance: Any, **kwargs: Any) -> None:
+    if _answers_no_fact(instance, whole_row=True):
+        return
+    _recheck_patient_id(instance.organization_id, instance.patient_id)
+
+
+def _only_other_fields(update_fields: Any, read: frozenset[str]) -> bool:
+    return update_fields is not None and not read & set(update_fields)
+
+
+def _intake_changed(
+    sender: type[Model], instance: Intake, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    if raw or instance.status != Intake.Status.SUBMITTED or _only_other_fields(update_fields, INTAKE_FIELDS):
         return
     _recheck_patient_id(instance.organization_id, instance.patient_id)
 
 
 def _patient_changed(
-    sender: type[Model], instance: Patient, raw: bool = False, created: bool = False, **kwargs: Any
+    sender: type[Model], instance: Patient, raw: bool = False, created: bool = False,
+    update_fields: Any = None, **kwargs: Any,
 ) -> None:
-    if raw or created:
+    if raw or created or _only_other_fields(update_fields, PATIENT_FIELDS):
         return
     _recheck_patient_id(instance.organization_id, instance.pk)
 
@@ -153,10 +222,10 @@ def connect() -> None:
     """Wire the receivers (called once from EligibilityConfig.ready())."""
     for model in CHART_SOURCES:
         post_save.connect(
-            _chart_record_changed, sender=model, dispatch_uid=f"eligibility-save-{model.__name__}"
+            _chart_record_saved, sender=model, dispatch_uid=f"eligibility-save-{model.__name__}"
         )
         post_delete.connect(
-            _chart_record_changed, sender=model, dispatch_uid=f"eligibility-delete-{model.__name__}"
+            _chart_record_deleted, sender=model, dispatch_uid=f"eligibility-delete-{model.__name__}"
         )
     post_save.connect(_intake_changed, sender=Intake, dispatch_uid="eligibility-save-Intake")
     post_delete.connect(_intake_changed, sender=Intake, dispatch_uid="eligibility-delete-Intake")

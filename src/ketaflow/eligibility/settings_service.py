@@ -119,15 +119,13 @@ class ParameterRow:
         return f"{self.parameter.default:g} {self.parameter.unit}"
 
 
-def parameter_rows(config: EligibilitySettings, names: Any = None) -> list[ParameterRow]:
-    """The parameters (all, or those named) with this clinic's value, in the rules' order."""
+def parameter_rows(config: EligibilitySettings) -> list[ParameterRow]:
+    """Every parameter with this clinic's value, in the rules' order."""
     values = parameter_values(config)
-    rows = []
-    for name, parameter in builtin_rules().parameters.items():
-        if names is not None and name not in names:
-            continue
-        rows.append(ParameterRow(parameter, values[name], values[name] != parameter.default))
-    return rows
+    return [
+        ParameterRow(parameter, values[name], values[name] != parameter.default)
+        for name, parameter in builtin_rules().parameters.items()
+    ]
 
 
 def update_settings(

@@ -8,7 +8,7 @@ its missing facts into the question to ask and a link to where it is answered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.urls import reverse
@@ -138,9 +138,6 @@ class RouteCard:
     changes: list[ChangeRow]
     history: list[EligibilityDecision]
     form: SignForm | None = None
-    reason_for_approve: bool = False  # approving would override the assessment
-    reason_for_decline: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def change_rows(decision: EligibilityDecision) -> list[ChangeRow]:
@@ -189,13 +186,11 @@ def route_card(
     current = next((d for d in mine if d.status != EligibilityDecision.State.SUPERSEDED), None)
     history = [d for d in mine if d is not current][:HISTORY_LIMIT]
     read = _parameters_read(route)
-    eligible = result.status in (Status.ELIGIBLE, Status.ELIGIBLE_WITH_CAUTIONS)
     return RouteCard(
         route=route, status=result.status, tone=tone, symbol=symbol, findings=findings, open_rules=open_rules,
         facts=[fact_rows[spec.name] for spec in FACTS if spec.name in relied],
         parameters=[row for row in parameters if row.name in read],
         decision=current, changes=change_rows(current) if current else [], history=history,
-        reason_for_approve=not eligible, reason_for_decline=eligible,
     )
 
 

@@ -85,7 +85,3 @@ class Lead(TenantModel):
     def call_today(self) -> bool:
         """Risk was endorsed and nobody has contacted the person yet."""
         return self.risk_endorsed and self.status == LeadStatus.NEW
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES

@@ -14,21 +14,38 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 
+# (attempts, window in seconds). Abuse limits, not clinical numbers, and ketaflow's own choice (no
+# published source): one person needs a few screens and one or two leads; an hour's allowance well
+# above that still lets a household or a shared connection (a library, a clinic's waiting room) use the
+# forms, while a script filling the front desk's worklist is stopped after ten leads. A deployment
+# changes them with KETAFLOW_PUBLIC_FORM_LIMITS (docs/security.md).
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "screen": (30, 3600),
     "lead": (10, 3600),
 }
-TOO_MANY = (
-    "Too many forms have been sent from this connection in the last hour. Please try again later, "
-    "or call the clinic."
-)
+
+
+def _period(seconds: int) -> str:
+    """3600 -> "hour", 7200 -> "2 hours", 900 -> "15 minutes"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds} seconds"
+
+
+def too_many_message(window: int) -> str:
+    return (
+        f"Too many forms have been sent from this connection in the last {_period(window)}. "
+        "Please try again later, or call the clinic."
+    )
 
 
 class TooManyRequests(Exception):
     """The address used up its attempts for this scope; `str(exc)` is the message to show."""
 
-    def __init__(self) -> None:
-        super().__init__(TOO_MANY)
+    def __init__(self, window: int) -> None:
+        super().__init__(too_many_message(window))
 
 
 def _limit(scope: str) -> tuple[int, int]:
@@ -54,4 +71,4 @@ def take(scope: str, address: str | None) -> None:
             cache.add(key, 1, timeout=window)
             count = 1
     if count > allowed:
-        raise TooManyRequests()
+        raise TooManyRequests(window)

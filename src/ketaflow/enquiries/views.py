@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.self_screen import Outcome
+from ketaflow.clinics.models import Clinic
 from ketaflow.clinics.services import clinics_for
 from ketaflow.patients.forms import PatientForm
 from ketaflow.patients.services import organization_of
@@ -38,7 +39,7 @@ from .leads import (
 from .models import Lead, LeadStatus
 
 PAGE_SIZE = 25
-FALLBACK_TIMEZONE = "America/New_York"  # Clinic.timezone's default, for a practice with no clinic yet
+FALLBACK_TIMEZONE: str = Clinic._meta.get_field("timezone").default  # for a practice with no clinic yet
 FILTER_LABELS = {"open": "Open", "all": "All", **dict(LeadStatus.choices)}
 
 
@@ -88,7 +89,6 @@ def _detail_context(actor: Any, lead: Lead, form: LeadUpdateForm | None = None) 
         "lead": lead, "form": form, "answers": answered_questions(lead), "section": "leads",
         "outcome_label": Outcome(lead.outcome).label,
         "shown_timezone": _shown_in(lead, _practice_timezone(actor)),
-        "region": organization_of(actor).country,
     }
 
 

@@ -2,14 +2,17 @@
 
 Numbers arrive as text (the vital-signs service reads and checks them, so "abc" and 400 get the
 same kind of message beside the field), with `inputmode` set so a tablet shows its number pad.
+Each form's `error_names()` maps the service's field names to its own, for `show_errors`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
+from django.utils import timezone
 
 from ketaflow.clinical.eligibility import FACT_SPECS
 from ketaflow.clinical.medications import MedicationDefinition, medication_catalogue
@@ -31,31 +34,45 @@ def date_field(label: str, **kwargs: Any) -> forms.DateField:
     """An optional date picked on a phone or tablet (type=date sends YYYY-MM-DD)."""
     return forms.DateField(label=label, required=False, input_formats=["%Y-%m-%d"],
                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **kwargs)
+
+
+class SectionForm(forms.Form):
+    """A form of one Evaluation-tab section; its service reports errors under these field names."""
+
+    def error_names(self) -> dict[str, str]:
+        return {}
+
+
 YES_NO = [("yes", "Yes"), ("no", "No"), ("", "Not assessed")]
-INTEGER_VITALS = {"systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "oxygen_saturation"}
 BLANK_TRIAL_ROWS = 2
 TRIAL_PARTS = ("drug", "drug_class", "adequate", "outcome")
 
 
-class VitalsForm(forms.Form):
+class VitalsForm(SectionForm):
+    """The readings, and when they were taken: a time typed without a zone is the clinic's (`zone`)."""
+
+    prefix = "vitals"
     measured_at = forms.DateTimeField(
         label="Taken at", required=False, input_formats=["%Y-%m-%dT%H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Leave blank for now. The clinic's local time.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "vitals")
+    def __init__(self, *args: Any, zone: ZoneInfo | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.zone = zone
         for spec in VITALS:
-            whole = spec.field in INTEGER_VITALS
             self.fields[spec.field] = forms.CharField(
                 label=f"{spec.label} ({spec.unit})", required=False, max_length=12,
                 widget=forms.TextInput(attrs={
                     "inputmode": "decimal", "autocomplete": "off",
-                    "pattern": "[0-9]*" if whole else "[0-9]*[.,]?[0-9]*", "size": 6,
+                    "pattern": "[0-9]*" if spec.whole else "[0-9]*[.,]?[0-9]*", "size": 6,
                 }),
             )
+
+    def full_clean(self) -> None:
+        with timezone.override(self.zone):
+            super().full_clean()
 
     def readings(self) -> dict[str, str]:
         return {spec.field: self.cleaned_data.get(spec.field, "").replace(",", ".") for spec in VITALS}
@@ -76,7 +93,8 @@ def catalogue_options() -> list[tuple[str, str]]:
     ]
 
 
-class MedicationForm(forms.Form):
+class MedicationForm(SectionForm):
+    prefix = "medication"
     medication = forms.CharField(
         label="Medication", required=False, max_length=120,
         widget=forms.TextInput(attrs={"list": "medication-catalogue", "autocomplete": "off"}),
@@ -87,9 +105,8 @@ class MedicationForm(forms.Form):
     source = forms.ChoiceField(label="Source", choices=Medication.Source.choices,
                                initial=Medication.Source.CLINICIAN)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "medication")
-        super().__init__(*args, **kwargs)
+    def error_names(self) -> dict[str, str]:
+        return {"name": "medication", "catalogue_id": "medication"}
 
     def choice(self) -> tuple[str, str]:
         """(catalogue_id, name): the catalogue entry when an option was picked, else the text."""
@@ -100,7 +117,7 @@ class MedicationForm(forms.Form):
         return "", text
 
 
-class StopMedicationForm(forms.Form):
+class StopMedicationForm(SectionForm):
     stopped_on = date_field("Stopped on", help_text="Blank means today.")
 
 
@@ -108,11 +125,12 @@ def _yes_no(value: Any) -> str:
     return {True: "yes", False: "no"}.get(value, "")
 
 
-class FactsForm(forms.Form):
+class FactsForm(SectionForm):
     """One yes / no / not assessed question per fact the clinician asserts (hepatic: a level)."""
 
+    prefix = "facts"
+
     def __init__(self, *args: Any, facts: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "facts")
         super().__init__(*args, **kwargs)
         facts = facts or {}
         for group in FACT_GROUPS:
@@ -148,8 +166,7 @@ class FactsForm(forms.Form):
             found[name] = value if FACT_SPECS[name].kind == "choice" else value == "yes"
         return found
 
-    @staticmethod
-    def error_names() -> dict[str, str]:
+    def error_names(self) -> dict[str, str]:
         return {f"facts.{name}": name for group in FACT_GROUPS for name in group.names}
 
 
@@ -160,9 +177,10 @@ def _drug_shown(trial: Trial | None) -> str:
     return trial.drug.capitalize() if identify_antidepressant(trial.drug) == trial.drug else trial.drug
 
 
-class TrialsForm(forms.Form):
+class TrialsForm(SectionForm):
     """The current episode's antidepressant trials as rows (blank rows are ignored) and ECT."""
 
+    prefix = "trials"
     rows = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=MAX_TRIALS + BLANK_TRIAL_ROWS)
     ect_failed = forms.ChoiceField(
         label="Has a course of bilateral ECT failed in this episode?", required=False,
@@ -171,7 +189,6 @@ class TrialsForm(forms.Form):
 
     def __init__(self, *args: Any, trials: tuple[Trial, ...] = (), ect_failed: bool | None = None,
                  **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "trials")
         super().__init__(*args, **kwargs)
         count = len(trials) + BLANK_TRIAL_ROWS
         if self.is_bound:
@@ -220,6 +237,9 @@ class TrialsForm(forms.Form):
                           "adequate": bool(row["adequate"]), "outcome": row["outcome"] or None})
         return found, rename
 
+    def error_names(self) -> dict[str, str]:
+        return self.trials()[1]
+
     def ect(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.cleaned_data.get("ect_failed", ""))
 
@@ -227,7 +247,8 @@ class TrialsForm(forms.Form):
 RESULT_CHOICES = [("", "Not done")] + [(v, label) for v, label in Evaluation.Result.choices if v]
 
 
-class LabsForm(forms.Form):
+class LabsForm(SectionForm):
+    prefix = "labs"
     ecg_date = date_field("ECG date")
     ecg_result = forms.ChoiceField(label="ECG result", required=False, choices=RESULT_CHOICES)
     ecg_note = forms.CharField(label="ECG finding", required=False,
@@ -238,22 +259,15 @@ class LabsForm(forms.Form):
     urine_drug_screen_result = forms.ChoiceField(label="Drug screen result", required=False,
                                                  choices=RESULT_CHOICES)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "labs")
-        super().__init__(*args, **kwargs)
-
     def labs(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.fields}
 
 
-class NotesForm(forms.Form):
+class NotesForm(SectionForm):
+    prefix = "notes"
     notes = forms.CharField(label="Evaluation notes", required=False,
                             widget=forms.Textarea(attrs={"rows": 6}),
                             help_text="History, formulation and plan in your own words.")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "notes")
-        super().__init__(*args, **kwargs)
 
 
 def lab_initial(evaluation: Evaluation | None) -> dict[str, Any]:

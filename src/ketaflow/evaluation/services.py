@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -93,13 +93,23 @@ def staging_of(evaluation: Evaluation | None) -> TreatmentResistance:
     return stage_treatment_resistance(trials_of(evaluation), ect_failed=ect)
 
 
-def lab_indications(patient: Patient, evaluation: Evaluation | None) -> list[Indication]:
-    """Whether an ECG, liver tests and a drug screen are indicated by the facts and problem list."""
+def active_diagnoses(patient: Patient) -> list[Condition]:
+    """The problem list without resolved entries, by name. Not audited: the caller's read is."""
+    return list(
+        Condition.objects.for_organization(patient.organization_id).filter(patient=patient)
+        .exclude(status=Condition.Status.RESOLVED).order_by("display")
+    )
+
+
+def lab_indications(
+    patient: Patient, evaluation: Evaluation | None, *, diagnoses: Sequence[Condition] | None = None
+) -> list[Indication]:
+    """Whether an ECG, liver tests and a drug screen are indicated by the facts and problem list
+    (`diagnoses`: the `active_diagnoses` a caller already holds)."""
     groups = {c.id: c.group for c in condition_catalogue().conditions}
-    active = (Condition.objects.for_organization(patient.organization_id).filter(patient=patient)
-              .exclude(status=Condition.Status.RESOLVED).order_by("display"))
-    diagnoses = [(groups.get(c.catalogue_id, ""), c.display, c.icd10_code) for c in active]
-    return indications(evaluation.facts if evaluation is not None else {}, diagnoses)
+    active = active_diagnoses(patient) if diagnoses is None else diagnoses
+    listed = [(groups.get(c.catalogue_id, ""), c.display, c.icd10_code) for c in active]
+    return indications(evaluation.facts if evaluation is not None else {}, listed)
 
 
 def _draft(actor: Actor, patient: Patient, latest: Evaluation | None) -> Evaluation:
@@ -230,10 +240,12 @@ def save_notes(actor: Actor, patient_id: uuid.UUID | str, notes: str) -> Evaluat
     return update_evaluation(actor, patient_id, {"notes": notes})
 
 
-def completion_problems(patient: Patient, evaluation: Evaluation | None) -> list[FieldError]:
+def completion_problems(
+    patient: Patient, evaluation: Evaluation | None, *, diagnoses: Sequence[Condition] | None = None
+) -> list[FieldError]:
     """What stands in the way of completing: a draft to complete, an active diagnosis on the problem
-    list, and a blood-pressure reading since the last completed evaluation (the APA consensus asks
-    for a baseline blood pressure)."""
+    list (`diagnoses`: the `active_diagnoses` a caller already holds), and a blood-pressure reading
+    since the last completed evaluation (the APA consensus asks for a baseline blood pressure)."""
     if evaluation is not None and evaluation.status != Evaluation.Status.DRAFT:
         return [FieldError(None, "There is no evaluation in progress to complete.")]
     problems: list[FieldError] = []
@@ -241,11 +253,10 @@ def completion_problems(patient: Patient, evaluation: Evaluation | None) -> list
         problems.append(FieldError(
             None, "There is no evaluation in progress: save any section to start one."
         ))
-    scope = patient.organization_id
-    diagnoses = Condition.objects.for_organization(scope).filter(patient=patient)
-    if not diagnoses.exclude(status=Condition.Status.RESOLVED).exists():
+    if not (active_diagnoses(patient) if diagnoses is None else diagnoses):
         problems.append(FieldError("diagnoses", "Add the diagnosis to the problem list first."))
-    readings = VitalSigns.objects.for_organization(scope).filter(patient=patient, systolic_bp__isnull=False)
+    readings = VitalSigns.objects.for_organization(patient.organization_id).filter(
+        patient=patient, systolic_bp__isnull=False)
     previous = last_completed(patient)
     if previous is not None and previous.completed_at is not None:
         readings = readings.filter(measured_at__gt=previous.completed_at)

@@ -16,13 +16,12 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.medications import medication_catalogue
 from ketaflow.clinical.treatment_resistance import ANTIDEPRESSANT_CLASSES, ANTIDEPRESSANTS, OUTCOMES
-from ketaflow.clinical.vitals import VITALS
 from ketaflow.measurement.library import instruments_for
 from ketaflow.measurement.models import ScoreObservation, Stage
 from ketaflow.measurement.schedule import plan_for
 from ketaflow.measurement.tabs import default_instruments
 from ketaflow.patients.chart import register_tab
-from ketaflow.patients.models import Condition, Medication, Patient, VitalSigns
+from ketaflow.patients.models import Medication, Patient, VitalSigns
 from ketaflow.patients.record_forms import ConditionForm
 
 from .facts import FACT_GROUPS
@@ -38,6 +37,7 @@ from .forms import (
     lab_initial,
 )
 from .services import (
+    active_diagnoses,
     completion_problems,
     current_evaluation,
     lab_indications,
@@ -113,38 +113,33 @@ def fact_rows(facts: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
 
 def evaluation_context(actor: Actor, patient: Patient) -> dict[str, Any]:
     actor.require(Permission.VIEW_CLINICAL)
-    org = actor.organization_id
     editable = actor.can(Permission.EDIT_CLINICAL)
     evaluation = current_evaluation(patient)
     facts = evaluation.facts if evaluation else {}
-    conditions = list(
-        Condition.objects.for_organization(org).filter(patient=patient)
-        .exclude(status=Condition.Status.RESOLVED).order_by("display")
-    )
+    diagnoses = active_diagnoses(patient)
     current_medications, stopped_medications = _medications(patient)
     vitals = _vital_rows(patient)
     previous = last_completed(patient)
+    trials = trials_of(evaluation)
     context: dict[str, Any] = {
         "evaluation": evaluation,
         "previous_evaluation": previous if previous != evaluation else None,
         "can_edit_clinical": editable,
         "can_complete": actor.can(Permission.SIGN_PLANS),
-        "diagnoses": conditions,
+        "diagnoses": diagnoses,
         "staging": staging_of(evaluation),
-        "trials": trials_of(evaluation),
+        "trials": trials,
         "trial_classes": ANTIDEPRESSANT_CLASSES,
         "trial_outcomes": OUTCOMES,
         "antidepressant_names": [name.capitalize() for name in ANTIDEPRESSANTS],
-        "vital_specs": VITALS,
         "latest_vitals": vitals[0] if vitals else None,
         "vital_history": vitals,
         "current_medications": current_medications,
         "stopped_medications": stopped_medications,
         "medication_options": catalogue_options(),
-        "fact_values": facts,
-        "indications": lab_indications(patient, evaluation),
+        "indications": lab_indications(patient, evaluation, diagnoses=diagnoses),
         "baselines": baseline_rows(patient),
-        "completion_problems": completion_problems(patient, evaluation),
+        "completion_problems": completion_problems(patient, evaluation, diagnoses=diagnoses),
         "fact_rows": fact_rows(facts),
     }
     if editable:
@@ -152,7 +147,7 @@ def evaluation_context(actor: Actor, patient: Patient) -> dict[str, Any]:
             "facts_form": FactsForm(facts=facts),
             "labs_form": LabsForm(initial=lab_initial(evaluation)),
             "condition_form": ConditionForm(),
-            "trials_form": TrialsForm(trials=trials_of(evaluation),
+            "trials_form": TrialsForm(trials=trials,
                                       ect_failed=evaluation.ect_failed if evaluation else None),
             "vitals_form": VitalsForm(),
             "medication_form": MedicationForm(),

@@ -9,6 +9,7 @@ shows the tab again with each message beside its field. Flash messages name no c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ketaflow.accounts.actor import Actor
@@ -32,7 +32,16 @@ from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
 
 from . import services
-from .forms import FactsForm, LabsForm, MedicationForm, NotesForm, StopMedicationForm, TrialsForm, VitalsForm
+from .forms import (
+    FactsForm,
+    LabsForm,
+    MedicationForm,
+    NotesForm,
+    SectionForm,
+    StopMedicationForm,
+    TrialsForm,
+    VitalsForm,
+)
 
 TAB = "evaluation"
 
@@ -53,9 +62,25 @@ def _done(request: HttpRequest, patient_id: uuid.UUID, message: str, section: st
     return redirect(f"{url}#{section}")
 
 
-def _refused(request: HttpRequest, patient_id: uuid.UUID, overrides: dict[str, Any]) -> HttpResponse:
-    """The tab again with the form's errors beside their fields (200, so HTMX swaps it in)."""
-    return _render(request, patient_id, overrides)
+def _section(
+    request: HttpRequest, patient_id: uuid.UUID, section: str, make_form: Callable[[Any], SectionForm],
+    save: Callable[[Actor, Any], object], message: str, *, shown_as: str,
+    overrides: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """One section's address. GET opens the tab at the section; POST parses the form, calls
+    `save(actor, form)` and returns to the section, or shows the tab again with the form under
+    `shown_as` and each error beside its field (200, so HTMX swaps it in)."""
+    if request.method == "GET":
+        return _render(request, patient_id, {"open_form": section})
+    form = make_form(request.POST)
+    if form.is_valid():
+        try:
+            save(request.actor, form)  # type: ignore[attr-defined]
+        except ValidationFailed as failure:
+            show_errors(form, failure, rename=form.error_names())
+        else:
+            return _done(request, patient_id, message, section)
+    return _render(request, patient_id, {shown_as: form, "open_form": section, **(overrides or {})})
 
 
 def _clinic_zone(actor: Actor, patient_id: uuid.UUID) -> ZoneInfo:
@@ -68,48 +93,30 @@ def _clinic_zone(actor: Actor, patient_id: uuid.UUID) -> ZoneInfo:
     return ZoneInfo(zone)
 
 
-def _open(request: HttpRequest, patient_id: uuid.UUID, section: str) -> HttpResponse:
-    return _render(request, patient_id, {"open_form": section})
-
-
 # ---------- Vital signs and medications (services in the patients app) ----------
 
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.EDIT_CLINICAL)
 def vitals_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    if request.method == "GET":
-        return _open(request, patient_id, "vitals")
-    actor = request.actor  # type: ignore[attr-defined]
-    form = VitalsForm(request.POST)
-    with timezone.override(_clinic_zone(actor, patient_id)):  # a local time means the clinic's
-        valid = form.is_valid()
-    if valid:
-        try:
-            record_vitals(actor, patient_id, form.readings(), measured_at=form.cleaned_data["measured_at"])
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _done(request, patient_id, "Vital signs saved.", "vitals")
-    return _refused(request, patient_id, {"vitals_form": form, "open_form": "vitals"})
+    return _section(
+        request, patient_id, "vitals",
+        lambda data: VitalsForm(data, zone=_clinic_zone(request.actor, patient_id)),  # type: ignore[attr-defined]
+        lambda actor, form: record_vitals(actor, patient_id, form.readings(),
+                                          measured_at=form.cleaned_data["measured_at"]),
+        "Vital signs saved.", shown_as="vitals_form",
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.EDIT_CLINICAL)
 def medication_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    if request.method == "GET":
-        return _open(request, patient_id, "medications")
-    actor = request.actor  # type: ignore[attr-defined]
-    form = MedicationForm(request.POST)
-    if form.is_valid():
+    def save(actor: Actor, form: MedicationForm) -> object:
         catalogue_id, name = form.choice()
-        try:
-            add_medication(actor, patient_id, name=name, catalogue_id=catalogue_id,
-                           dose=form.cleaned_data["dose"], source=form.cleaned_data["source"])
-        except ValidationFailed as failure:
-            show_errors(form, failure, rename={"name": "medication", "catalogue_id": "medication"})
-        else:
-            return _done(request, patient_id, "Medication added.", "medications")
-    return _refused(request, patient_id, {"medication_form": form, "open_form": "medications"})
+        return add_medication(actor, patient_id, name=name, catalogue_id=catalogue_id,
+                              dose=form.cleaned_data["dose"], source=form.cleaned_data["source"])
+
+    return _section(request, patient_id, "medications", MedicationForm, save, "Medication added.",
+                    shown_as="medication_form")
 
 
 @require_POST
@@ -119,16 +126,11 @@ def medication_stop(request: HttpRequest, patient_id: uuid.UUID, medication_id: 
     scope = Medication.objects.for_organization(actor.organization_id)
     if not scope.filter(pk=medication_id, patient_id=patient_id).exists():
         raise NotFound("medication")
-    form = StopMedicationForm(request.POST)
-    if form.is_valid():
-        try:
-            stop_medication(actor, medication_id, stopped_on=form.cleaned_data["stopped_on"])
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _done(request, patient_id, "Medication marked as stopped.", "medications")
-    return _refused(request, patient_id, {"stop_form": form, "stop_for": medication_id,
-                                          "open_form": "medications"})
+    return _section(
+        request, patient_id, "medications", StopMedicationForm,
+        lambda actor, form: stop_medication(actor, medication_id, stopped_on=form.cleaned_data["stopped_on"]),
+        "Medication marked as stopped.", shown_as="stop_form", overrides={"stop_for": medication_id},
+    )
 
 
 # ---------- The evaluation record ----------
@@ -143,65 +145,34 @@ def start(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.EDIT_CLINICAL)
 def facts_save(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    if request.method == "GET":
-        return _open(request, patient_id, "facts")
-    form = FactsForm(request.POST)
-    if form.is_valid():
-        try:
-            services.save_facts(request.actor, patient_id, form.facts())  # type: ignore[attr-defined]
-        except ValidationFailed as failure:
-            show_errors(form, failure, rename=form.error_names())
-        else:
-            return _done(request, patient_id, "Eligibility facts saved.", "facts")
-    return _refused(request, patient_id, {"facts_form": form, "open_form": "facts"})
+    return _section(request, patient_id, "facts", FactsForm,
+                    lambda actor, form: services.save_facts(actor, patient_id, form.facts()),
+                    "Eligibility facts saved.", shown_as="facts_form")
 
 
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.EDIT_CLINICAL)
 def trials_save(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    if request.method == "GET":
-        return _open(request, patient_id, "staging")
-    form = TrialsForm(request.POST)
-    if form.is_valid():
-        trials, rename = form.trials()
-        try:
-            services.save_trials(request.actor, patient_id, trials,  # type: ignore[attr-defined]
-                                 ect_failed=form.ect())
-        except ValidationFailed as failure:
-            show_errors(form, failure, rename=rename)
-        else:
-            return _done(request, patient_id, "Antidepressant trials saved.", "staging")
-    return _refused(request, patient_id, {"trials_form": form, "open_form": "staging"})
+    return _section(request, patient_id, "staging", TrialsForm,
+                    lambda actor, form: services.save_trials(actor, patient_id, form.trials()[0],
+                                                             ect_failed=form.ect()),
+                    "Antidepressant trials saved.", shown_as="trials_form")
 
 
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.EDIT_CLINICAL)
 def labs_save(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    if request.method == "GET":
-        return _open(request, patient_id, "labs")
-    form = LabsForm(request.POST)
-    if form.is_valid():
-        try:
-            services.save_labs(request.actor, patient_id, form.labs())  # type: ignore[attr-defined]
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _done(request, patient_id, "Labs and ECG saved.", "labs")
-    return _refused(request, patient_id, {"labs_form": form, "open_form": "labs"})
+    return _section(request, patient_id, "labs", LabsForm,
+                    lambda actor, form: services.save_labs(actor, patient_id, form.labs()),
+                    "Labs and ECG saved.", shown_as="labs_form")
 
 
 @require_POST
 @staff_view(Permission.EDIT_CLINICAL)
 def notes_save(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    form = NotesForm(request.POST)
-    if form.is_valid():
-        try:
-            services.save_notes(request.actor, patient_id, form.cleaned_data["notes"])  # type: ignore[attr-defined]
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _done(request, patient_id, "Notes saved.", "notes")
-    return _refused(request, patient_id, {"notes_form": form, "open_form": "notes"})
+    return _section(request, patient_id, "notes", NotesForm,
+                    lambda actor, form: services.save_notes(actor, patient_id, form.cleaned_data["notes"]),
+                    "Notes saved.", shown_as="notes_form")
 
 
 @require_POST
@@ -209,6 +180,6 @@ def notes_save(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 def complete(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     try:
         services.complete_evaluation(request.actor, patient_id)  # type: ignore[attr-defined]
-    except ValidationFailed as failure:
-        return _refused(request, patient_id, {"complete_errors": failure.errors, "open_form": "complete"})
+    except ValidationFailed as failure:  # the tab again, saying what is missing
+        return _render(request, patient_id, {"complete_errors": failure.errors, "open_form": "complete"})
     return _done(request, patient_id, "Evaluation completed.", "evaluation-status")

@@ -22,7 +22,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ketaflow.measurement.patient_views import crisis_resources, token_page, unavailable
-from ketaflow.patients.models import Patient
 from ketaflow.phones import display_phone
 from ketaflow.portal.models import PortalAccount
 from ketaflow.portal.views import patient_view
@@ -100,7 +99,7 @@ def overview(request: HttpRequest, surface: Surface) -> HttpResponse:
 def _initial(surface: Surface, section: form.Section) -> dict[str, Any]:
     saved = (surface.respondent.intake.answers or {}).get(section.id)
     if section.id == RECORD_SECTION:  # the record as it is now, with the patient's changes
-        patient = Patient.objects.select_related("organization").get(pk=surface.respondent.intake.patient_id)
+        patient = surface.respondent.patient  # loaded with the intake, for this request
         values = {q.id: getattr(patient, q.id) for q in section.questions if q.record_field} | (saved or {})
         region = patient.organization.country
         for question in section.questions:  # phone numbers as people write them, not E.164
@@ -149,8 +148,7 @@ def section_view(request: HttpRequest, surface: Surface, section_id: str) -> Htt
                 return redirect(surface.url())
             following = sections[index + 1].id if index + 1 < len(sections) else None
             return redirect(surface.url(following) if following else surface.review_url)
-    else:
-        record_patient_read(respondent, f"intake:{section.id}")
+    record_patient_read(respondent, f"intake:{section.id}")  # the page shows the record and the answers
     context = _context(
         surface,
         page=section_page(section, values, failure, extra_rows=extra_rows),
@@ -178,11 +176,8 @@ def review_view(request: HttpRequest, surface: Surface) -> HttpResponse:
             verified = request.session.get(VERIFIED, [])
             if str(intake.pk) in verified:  # a shared tablet: the next person starts from the check
                 request.session[VERIFIED] = [pk for pk in verified if pk != str(intake.pk)]
-            return render(request, "intake/patient/submitted.html", _context(
-                surface, show_crisis=_show_crisis(surface), submitted=intake,
-            ))
-    else:
-        record_patient_read(respondent, "intake:review")
+            return render(request, "intake/patient/submitted.html", _context(surface))
+    record_patient_read(respondent, "intake:review")  # the summary of the answers, refused or not
     respondent.intake.patient = respondent.patient
     summary = summarise(respondent.intake)
     problems = []

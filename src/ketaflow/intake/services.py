@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
@@ -28,6 +29,7 @@ from ketaflow.measurement.library import instrument_for
 from ketaflow.measurement.links import patient_actor, token_hash
 from ketaflow.measurement.models import QuestionnaireResponse
 from ketaflow.measurement.responses import Submitter, keep_unfinished_safety_answers
+from ketaflow.measurement.sms import sms_backend
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import _load
 from ketaflow.portal.models import PortalAccount
@@ -43,7 +45,6 @@ __all__ = [
     "IntakeUnavailable",
     "IssuedIntake",
     "Respondent",
-    "chart_context",
     "intake_facts",
     "issue_intake",
     "latest_submitted_intake",
@@ -83,8 +84,9 @@ class IssuedIntake:
 def issue_intake(actor: Actor, patient_id: uuid.UUID | str, *, channel: str) -> IssuedIntake:
     """Open an intake for the patient (or renew the link of the open one), valid for 7 days.
 
-    Raises ValidationFailed (`channel`: unknown, or no email address / mobile number on file; an
-    archived patient), NotFound or Forbidden. Delivering the link is the caller's (`delivery`).
+    Raises ValidationFailed (`channel`: unknown, text messages not set up, or no email address /
+    mobile number on file; an archived patient), NotFound or Forbidden. Delivering the link is the
+    caller's (`delivery`).
     """
     actor.require(Permission.VIEW_DEMOGRAPHICS)
     if channel not in ISSUE_CHANNELS:
@@ -93,6 +95,9 @@ def issue_intake(actor: Actor, patient_id: uuid.UUID | str, *, channel: str) -> 
         patient = _load(actor, patient_id, for_update=True)  # one issuer at a time: one open intake
         if patient.is_archived:
             raise ValidationFailed.single(None, "This patient is archived; restore the record first.")
+        if channel == Intake.Channel.SMS and sms_backend() is None:
+            raise ValidationFailed.single("channel", "Text messages are not set up for this clinic; send the "
+                                                     "link by email or give it in person.")
         if channel == Intake.Channel.EMAIL and not patient.email:
             raise ValidationFailed.single("channel", "There is no email address on file; give the link in "
                                                      "person or add an email address first.")
@@ -117,14 +122,18 @@ def issue_intake(actor: Actor, patient_id: uuid.UUID | str, *, channel: str) -> 
     return IssuedIntake(intake, token)
 
 
-def open_intake_of(patient: Patient) -> Intake | None:
-    """The patient's open (invited or in-progress) intake, if any. No audit: callers audit their page."""
+def _open_intakes(organization_id: uuid.UUID, patient_id: uuid.UUID) -> QuerySet[Intake]:
+    """A patient's open (invited or in-progress) intakes, newest first (there is one at most)."""
     return (
-        Intake.objects.for_organization(patient.organization_id)
-        .filter(patient=patient, status__in=OPEN)
+        Intake.objects.for_organization(organization_id)
+        .filter(patient_id=patient_id, status__in=OPEN)
         .order_by("-recorded_at")
-        .first()
     )
+
+
+def open_intake_of(patient: Patient) -> Intake | None:
+    """The patient's open intake, if any. No audit: callers audit their page."""
+    return _open_intakes(patient.organization_id, patient.pk).first()
 
 
 def latest_submitted_intake(patient: Patient) -> Intake | None:
@@ -139,13 +148,6 @@ def latest_submitted_intake(patient: Patient) -> Intake | None:
 
 
 # ---------- staff: reading and reviewing ----------
-
-
-def chart_context(actor: Actor, patient: Patient) -> dict[str, Any]:
-    """The Intake chart tab's context (see `chart.intake_tab_context`); the read is audited."""
-    from .chart import intake_tab_context
-
-    return intake_tab_context(actor, patient)
 
 
 def intakes_of(actor: Actor, patient: Patient) -> list[Intake]:
@@ -244,10 +246,8 @@ def respondent_for_token(token: str) -> Respondent:
 def respondent_for_portal(account: PortalAccount, ip_address: str | None = None) -> Respondent:
     """The signed-in patient's open intake, or NotFound when there is none."""
     intake = (
-        Intake.objects.for_organization(account.organization_id)
+        _open_intakes(account.organization_id, account.patient_id)
         .select_related("patient__home_clinic", "patient__organization")
-        .filter(patient_id=account.patient_id, status__in=OPEN)
-        .order_by("-recorded_at")
         .first()
     )
     if intake is None:
@@ -325,9 +325,8 @@ def save_section(respondent: Respondent, section_id: str, raw: dict[str, Any]) -
         keep_safety_answers(respondent, clean.get(form.SAFETY_QUESTION))
     with transaction.atomic():
         intake = locked(respondent)
-        if section_id == RECORD_SECTION:
-            patient = Patient.objects.get(pk=intake.patient_id)
-            clean = {name: value for name, value in clean.items() if getattr(patient, name) != value}
+        if section_id == RECORD_SECTION:  # `locked` read the record with the intake
+            clean = {name: value for name, value in clean.items() if getattr(intake.patient, name) != value}
         intake.answers = {**intake.answers, section_id: clean}
         intake.status = Intake.Status.IN_PROGRESS
         intake.started_at = intake.started_at or timezone.now()

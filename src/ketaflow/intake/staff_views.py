@@ -1,8 +1,8 @@
 """Staff actions on the intake: send the link (front desk too) and mark a submitted intake reviewed.
 
-Sending answers with the chart's Intake tab for clinical staff, and with a page of its own for front
-desk (who cannot open the tab): the link and its QR code in person, shown on this response only, or
-whether the email or text message was accepted.
+Sending answers with the chart's Intake tab (everyone who may send it can open the tab): the link
+and its QR code in person, shown on this response only, or whether the email or text message was
+accepted.
 """
 
 from __future__ import annotations
@@ -12,20 +12,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ketaflow.accounts.roles import Permission
 from ketaflow.patients.chart import tab_for
 from ketaflow.patients.chart_views import chart_context, render_chart
-from ketaflow.patients.services import open_patient
 from ketaflow.patients.views import htmx_target
 from ketaflow.validation import ValidationFailed
 from ketaflow.web.access import staff_view
 
-from .chart import issue_context
-from .delivery import deliver, link_url, qr_svg, sms_ready
+from .delivery import deliver, link_url, qr_svg
 from .models import Intake
 from .services import issue_intake, mark_reviewed
 
@@ -34,13 +31,8 @@ TAB = "intake"
 
 def _respond(request: HttpRequest, patient_id: uuid.UUID, overrides: dict[str, Any]) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    if actor.can(Permission.VIEW_DEMOGRAPHICS):  # everyone who may send it sees the Intake tab
-        context = chart_context(actor, patient_id, tab_for(actor, TAB), overrides)
-        return render_chart(request, context, fragment=htmx_target(request) == "chart-body")
-    patient = open_patient(actor, patient_id, purpose="intake:issue")
-    with timezone.override(patient.home_clinic.timezone):
-        return render(request, "intake/issued.html",
-                      {"patient": patient, "section": "patients", **issue_context(patient), **overrides})
+    context = chart_context(actor, patient_id, tab_for(actor, TAB), overrides)
+    return render_chart(request, context, fragment=htmx_target(request) == "chart-body")
 
 
 @require_POST
@@ -50,9 +42,6 @@ def issue(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     channel = request.POST.get("channel", "")
     try:
-        if channel == Intake.Channel.SMS and not sms_ready():
-            raise ValidationFailed.single("channel", "Text messages are not set up for this clinic; send the "
-                                                     "link by email or give it in person.")
         issued = issue_intake(actor, patient_id, channel=channel)
     except ValidationFailed as exc:
         return _respond(request, patient_id, {"intake_issue_errors": [e.message for e in exc.errors],

@@ -5,6 +5,7 @@ that is no longer valid is named before anything is written. Then, in one transa
 details the patient changed go on their record, their medications and allergies join the chart as
 patient-reported, the C-SSRS answers are stored through measurement's `store_response` (scores,
 safety alert), the intake is marked submitted and its link spent, and each of those is audited.
+Signed eligibility decisions are rechecked once, against everything the submission wrote.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.instruments import Score
 from ketaflow.clinical.medications import medication_catalogue
+from ketaflow.eligibility.recheck import rechecks_deferred
 from ketaflow.measurement.library import instrument_for
 from ketaflow.measurement.responses import RecordedResponse, checked_score, store_response
 from ketaflow.patients.medications import create_medication
@@ -62,14 +64,15 @@ def submit_intake(respondent: Respondent) -> Intake:
     safety_answers = cleaned[form.SAFETY_SECTION][form.SAFETY_QUESTION]
     result = checked_score(instrument, safety_answers, prefix=f"{form.SAFETY_SECTION}.{form.SAFETY_QUESTION}")
     actor = respondent.actor
-    with transaction.atomic():
+    with transaction.atomic(), rechecks_deferred():
         intake = locked(respondent)
         if intake.answers != respondent.intake.answers:  # saved again elsewhere meanwhile: check that
             cleaned = cleaned_answers(respondent, intake.answers)
             safety_answers = cleaned[form.SAFETY_SECTION][form.SAFETY_QUESTION]
             result = checked_score(instrument, safety_answers,
                                    prefix=f"{form.SAFETY_SECTION}.{form.SAFETY_QUESTION}")
-        patient = Patient.objects.select_for_update(of=("self",)).get(pk=intake.patient_id)
+        scope = Patient.objects.for_organization(intake.organization_id).select_for_update(of=("self",))
+        patient = scope.get(pk=intake.patient_id)
         now = timezone.now()
         changed = apply_contact_details(actor, patient, cleaned["about"])
         medications = add_medications(actor, patient, cleaned["medications"])

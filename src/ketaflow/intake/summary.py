@@ -17,9 +17,17 @@ from ketaflow.phones import display_phone
 
 from .cleaning import _asked, instrument_of
 from .facts import FACT_QUESTIONS, intake_facts
-from .form import ADEQUATE_TRIAL_WEEKS, SECTIONS, adequate_trials, sections_for
+from .form import (
+    ADEQUATE_TRIAL_WEEKS,
+    SAFETY_QUESTION,
+    SAFETY_SECTION,
+    SECTIONS,
+    adequate_trials,
+    sections_for,
+)
 from .models import Intake
 from .questions import Question, Section
+from .services import endorses_ideation
 
 NOT_ANSWERED = "Not answered"
 # Facts where "yes" is good news (home readiness); every other fact's "yes" is a contraindication or a
@@ -176,9 +184,9 @@ def summarise(intake: Intake) -> IntakeSummary:
         lines: list[Line] = []
         if isinstance(given, dict):
             lines, screen_risk = _section_lines(section, given, region)
-            if any(q.kind == "questionnaire" for q in section.questions):
-                risk = screen_risk  # items 1 and 2: the wish to be dead, thoughts of suicide
-                ideation = any(line.flagged for line in lines if line.screen_item in ("1", "2"))
+            if section.id == SAFETY_SECTION:
+                risk = screen_risk
+                ideation = endorses_ideation(given.get(SAFETY_QUESTION) or {})
         sections.append(
             SectionSummary(section.id, section.title, given is not None, section.id in shown, lines)
         )

@@ -8,7 +8,6 @@ banner is drawn from the saved response itself, on the response's own page.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from io import BytesIO
 from typing import Any
@@ -53,7 +52,6 @@ from .schedule import clinicians_for, record_treatment, set_plan
 from .sms import send_to_patient, sms_backend
 from .tabs import response_row
 
-log = logging.getLogger(__name__)
 TAB = "measures"
 
 

@@ -25,6 +25,7 @@ from ketaflow.patients.models import ContactMethod, Patient
 from .library import instruments_for, settings_for
 from .links import IssuedLink, create_link
 from .models import Invitation, MeasureDue, Reminder
+from .sms import SMSError, sms_backend
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ def channel_for(patient: Patient) -> str | None:
 
 def send_due_reminders(organization_id: uuid.UUID, *, now: datetime | None = None) -> ReminderRun:
     """Send one reminder per patient with patient-reported measures due and not recently reminded."""
-    from .sms import SMSError, sms_backend
-
     now = now or timezone.now()
     config = settings_for(organization_id)
     quiet = now - timedelta(hours=config.reminder_every_hours)

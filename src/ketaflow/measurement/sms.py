@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,6 @@ def send_to_patient(phone: str, email: str, *, by_sms: bool, subject: str, body:
     """Send a message that names the clinic only, by text or email; True when the carrier or mail
     server accepted it. A failure is logged by kind (`what` says which message), never with the
     address or the text."""
-    from django.core.mail import send_mail
-
     try:
         if by_sms:
             backend = sms_backend()

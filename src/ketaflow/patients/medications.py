@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -79,16 +80,18 @@ def create_medication(
 def stop_medication(
     actor: Actor, medication_id: uuid.UUID | str, *, stopped_on: date | None = None
 ) -> Medication:
-    """Mark a medication stopped (today unless given; not in the future)."""
+    """Mark a medication stopped (today unless given; not in the future), "today" being the date at
+    the patient's home clinic, not the server's."""
     actor.require(Permission.EDIT_CLINICAL)
-    today = timezone.localdate()
-    stopped_on = stopped_on or today
-    if stopped_on > today:
-        raise ValidationFailed.single("stopped_on", "A medication cannot be stopped in the future.")
     with transaction.atomic():
         medication = _child(actor, Medication, medication_id)
         if medication.status == Medication.Status.STOPPED:
             raise ValidationFailed.single(None, "This medication is already stopped.")
+        clinic = _load(actor, medication.patient_id).home_clinic
+        today = timezone.localdate(timezone=ZoneInfo(clinic.timezone))
+        stopped_on = stopped_on or today
+        if stopped_on > today:
+            raise ValidationFailed.single("stopped_on", "A medication cannot be stopped in the future.")
         medication.status = Medication.Status.STOPPED
         medication.stopped_on = stopped_on
         medication.save(update_fields=["status", "stopped_on"])

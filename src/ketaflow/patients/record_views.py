@@ -8,8 +8,10 @@ full chart with the form's errors. Messages carry no clinical detail (they may s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -23,6 +25,7 @@ from ketaflow.web.form_errors import show_errors
 
 from .chart import ChartTab, tabs_for
 from .chart_views import chart_context, render_chart
+from .models import PatientChild
 from .record_forms import AlertForm, AllergyForm, ConditionForm, ConditionStatusForm, alert_categories
 from .records import (
     add_alert,
@@ -63,21 +66,29 @@ def _failed(request: HttpRequest, failure: ValidationFailed) -> None:
         messages.error(request, error.message)
 
 
+def _add(
+    request: HttpRequest, patient_id: uuid.UUID, form: forms.Form,
+    save: Callable[[dict[str, Any]], PatientChild], *, done: str, open_form: str,
+) -> HttpResponse:
+    """Save a valid form through its service (`save(cleaned_data)`); on a refusal, the chart again with
+    the form open (as `<open_form>_form`) and each error next to its field."""
+    if form.is_valid():
+        try:
+            row = save(form.cleaned_data)
+        except ValidationFailed as failure:
+            show_errors(form, failure)
+        else:
+            return _respond(request, row.patient_id, done=done)
+    return _respond(request, patient_id, overrides={f"{open_form}_form": form, "open_form": open_form})
+
+
 @require_POST
 @staff_view(Permission.EDIT_CLINICAL)
 def condition_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    form = ConditionForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            condition = add_condition(actor, patient_id, data["catalogue_id"],
-                                      onset_date=data["onset_date"], note=data["note"])
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _respond(request, condition.patient_id, done="Problem added.")
-    return _respond(request, patient_id, overrides={"condition_form": form, "open_form": "condition"})
+    return _add(request, patient_id, ConditionForm(request.POST), lambda data: add_condition(
+        actor, patient_id, data["catalogue_id"], onset_date=data["onset_date"], note=data["note"]
+    ), done="Problem added.", open_form="condition")
 
 
 @require_POST
@@ -98,15 +109,9 @@ def condition_status(request: HttpRequest, patient_id: uuid.UUID, condition_id: 
 @staff_view(Permission.EDIT_CLINICAL)
 def allergy_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    form = AllergyForm(request.POST)
-    if form.is_valid():
-        try:
-            allergy = add_allergy(actor, patient_id, **form.cleaned_data)
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _respond(request, allergy.patient_id, done="Allergy recorded.")
-    return _respond(request, patient_id, overrides={"allergy_form": form, "open_form": "allergy"})
+    return _add(request, patient_id, AllergyForm(request.POST),
+                lambda data: add_allergy(actor, patient_id, **data),
+                done="Allergy recorded.", open_form="allergy")
 
 
 @require_POST
@@ -134,15 +139,8 @@ def alert_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     categories = alert_categories(actor)
     if not categories:
         raise Forbidden("Your role cannot add alerts.")
-    form = AlertForm(request.POST, categories=categories)
-    if form.is_valid():
-        try:
-            alert = add_alert(actor, patient_id, **form.cleaned_data)
-        except ValidationFailed as failure:
-            show_errors(form, failure)
-        else:
-            return _respond(request, alert.patient_id, done="Alert added.")
-    return _respond(request, patient_id, overrides={"alert_form": form, "open_form": "alert"})
+    return _add(request, patient_id, AlertForm(request.POST, categories=categories),
+                lambda data: add_alert(actor, patient_id, **data), done="Alert added.", open_form="alert")
 
 
 @require_POST

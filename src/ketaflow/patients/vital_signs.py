@@ -18,12 +18,9 @@ from ketaflow.audit.trail import record
 from ketaflow.clinical.vitals import VITAL_SPECS, VITALS, body_mass_index, check_vitals
 from ketaflow.validation import FieldError, ValidationFailed
 
-from .models import Patient, VitalSigns
+from .models import VitalSigns
 from .services import _load
 
-INTEGER_FIELDS = frozenset(
-    {"systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "oxygen_saturation"}
-)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
@@ -37,7 +34,7 @@ def _number(field: str, value: Any) -> Decimal | int | None:
         raise ValidationFailed.single(field, f"Enter a number for {label}.") from exc
     if not number.is_finite():
         raise ValidationFailed.single(field, "Enter a number.")
-    if field in INTEGER_FIELDS:
+    if VITAL_SPECS[field].whole:
         if number != number.to_integral_value():
             raise ValidationFailed.single(field, "Enter a whole number.")
         return int(number)
@@ -83,30 +80,14 @@ def record_vitals(
         raise ValidationFailed.single("measured_at", "The time of the readings cannot be in the future.")
     if context not in VitalSigns.Context.values:
         raise ValidationFailed.single("context", "Choose evaluation, session or other.")
+    values = {spec.field: parsed.get(spec.field) for spec in VITALS}
+    weight, height = values["weight_kg"], values["height_cm"]
+    bmi = body_mass_index(weight, height) if weight is not None and height is not None else None
     with transaction.atomic():
         patient = _load(actor, patient_id)
-        return create_vitals(actor, patient, parsed, measured_at=measured_at, context=context)
-
-
-def create_vitals(
-    actor: Actor, patient: Patient, parsed: Mapping[str, Decimal | int | None], *, measured_at: datetime,
-    context: str,
-) -> VitalSigns:
-    """Inside the caller's transaction, readings already cleaned by `clean_readings`."""
-    values = {spec.field: parsed.get(spec.field) for spec in VITALS}
-    weight, height = values.get("weight_kg"), values.get("height_cm")
-    bmi = body_mass_index(weight, height) if weight is not None and height is not None else None
-    vitals = VitalSigns.objects.create(
-        organization_id=patient.organization_id, patient=patient, recorded_by_id=actor.user_id,
-        measured_at=measured_at, context=context, bmi=bmi, **values,
-    )
-    record(actor, Action.CREATE, "VitalSigns", vitals.pk, patient_id=patient.pk)
+        vitals = VitalSigns.objects.create(
+            organization_id=patient.organization_id, patient=patient, recorded_by_id=actor.user_id,
+            measured_at=measured_at, context=context, bmi=bmi, **values,
+        )
+        record(actor, Action.CREATE, "VitalSigns", vitals.pk, patient_id=patient.pk)
     return vitals
-
-
-def latest_vitals(patient: Patient, *, since: datetime | None = None) -> list[VitalSigns]:
-    """The patient's readings, newest first (optionally only since a time). The caller audits."""
-    rows = VitalSigns.objects.for_organization(patient.organization_id).filter(patient=patient)
-    if since is not None:
-        rows = rows.filter(measured_at__gte=since)
-    return list(rows.order_by("-measured_at"))

@@ -38,7 +38,8 @@ from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .models import PortalAccount
 
-INVITE_TTL = timedelta(hours=72)
+INVITE_HOURS = 72  # how long a set-password link works (a security choice, not a clinical one)
+INVITE_TTL = timedelta(hours=INVITE_HOURS)
 USERNAME_MAX = 150  # the sign-in name is the email address, in User.username
 INVITE_SUBJECT = "Your patient portal invitation"
 
@@ -61,7 +62,8 @@ class PortalInvitation:
 
 
 def invite_to_portal(actor: Actor, patient_id: uuid.UUID | str) -> PortalInvitation:
-    """Create (or renew) the patient's portal account and email a set-password link valid 72 hours.
+    """Create (or renew) the patient's portal account and email a set-password link valid
+    `INVITE_HOURS` hours.
 
     A renewed invitation replaces any earlier link; for an activated account it lets the patient
     choose a new password. Raises ValidationFailed (no email address, an archived patient, an email
@@ -123,7 +125,7 @@ def _email_invitation(address: str, clinic: str, invitation: PortalInvitation) -
     body = (
         f"{clinic} has invited you to its patient portal, where you can answer your questionnaires "
         "and follow your progress.\n\n"
-        f"Choose your password here (the link works once, for 72 hours):\n"
+        f"Choose your password here (the link works once, for {INVITE_HOURS} hours):\n"
         f"{settings.KETAFLOW_BASE_URL}{invitation.path}\n\n"
         "You will sign in with this email address. If you did not expect this message, ignore it.\n\n"
         "If you are thinking about harming yourself or are in danger, call or text 988, or call 911."

@@ -227,5 +227,6 @@ def invite(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         for error in exc.errors:
             messages.error(request, f"No invitation was sent: {error.message}")
     else:
-        messages.success(request, "Portal invitation emailed. The link works once, for 72 hours.")
+        messages.success(request, "Portal invitation emailed. "
+                         f"The link works once, for {services.INVITE_HOURS} hours.")
     return redirect("patients:chart", patient_id=patient_id)
