@@ -7,6 +7,7 @@ from ninja.operation import Operation
 
 from . import (
     audit,
+    billing,
     clinics,
     consent,
     eligibility,
@@ -16,7 +17,9 @@ from . import (
     me,
     measures,
     patients,
+    plans,
     records,
+    scheduling,
     staff,
 )
 from .auth import BearerToken, StaffSession
@@ -51,8 +54,8 @@ api = KetaflowAPI(
 )
 install_error_handlers(api)
 AREAS = (
-    me, patients, records, measures, enquiries, intake, evaluation, eligibility, consent, staff, clinics,
-    audit,
+    me, patients, records, measures, enquiries, intake, evaluation, eligibility, consent, plans, scheduling,
+    billing, staff, clinics, audit,
 )
 for area in AREAS:
     api.add_router("/v1", area.router)

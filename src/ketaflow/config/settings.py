@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "ketaflow.evaluation",
     "ketaflow.eligibility",
     "ketaflow.consent",
+    "ketaflow.plans",
+    "ketaflow.scheduling",
+    "ketaflow.billing",
     "ketaflow.web",
 ]
 

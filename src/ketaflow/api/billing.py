@@ -1,0 +1,5 @@
+"""JSON API: billing."""
+
+from ninja import Router
+
+router = Router(tags=["billing"])

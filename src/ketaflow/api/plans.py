@@ -1,0 +1,5 @@
+"""JSON API: plans."""
+
+from ninja import Router
+
+router = Router(tags=["plans"])

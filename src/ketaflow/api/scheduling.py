@@ -1,0 +1,5 @@
+"""JSON API: scheduling."""
+
+from ninja import Router
+
+router = Router(tags=["scheduling"])

@@ -1,0 +1,1 @@
+"""The billing chart tab; registered when the app is ready."""

@@ -1,0 +1,1 @@
+"""The plans chart tab; registered when the app is ready."""

@@ -1,0 +1,1 @@
+"""The scheduling chart tab; registered when the app is ready."""
