@@ -46,10 +46,13 @@ class PriceItem(TenantModel):
     label = models.CharField(max_length=120)
     kind = models.CharField(max_length=15, choices=Kind.choices)
     amount_cents = models.PositiveIntegerField()
-    covers = models.SlugField(max_length=40, blank=True, help_text="For a package: the code of the session it covers")
+    covers = models.SlugField(
+        max_length=40, blank=True, help_text="For a package: the code of the session it covers"
+    )
     sessions = models.PositiveSmallIntegerField(default=1)
-    appointment_type_key = models.SlugField(max_length=30, blank=True,
-                                            help_text="The appointment type this price is charged for")
+    appointment_type_key = models.SlugField(
+        max_length=30, blank=True, help_text="The appointment type this price is charged for"
+    )
     billing_codes = models.JSONField(default=list, help_text='e.g. [{"system": "CPT", "code": "96365"}]')
     is_active = models.BooleanField(default=True)
 
@@ -67,8 +70,9 @@ class PriceItem(TenantModel):
 class Estimate(PatientChild):
     """What a plan would cost, made before the patient commits; lines are frozen when made."""
 
-    plan = models.ForeignKey("plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="estimates")
+    plan = models.ForeignKey(
+        "plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT, related_name="estimates"
+    )
     lines = models.JSONField()
     total_cents = models.PositiveIntegerField()
     deposit_cents = models.PositiveIntegerField(default=0)
@@ -96,8 +100,9 @@ class Invoice(PatientChild):
 
     number = models.CharField(max_length=30)
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.DRAFT)
-    plan = models.ForeignKey("plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="invoices")
+    plan = models.ForeignKey(
+        "plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
     issued_on = models.DateField(null=True, blank=True)
     due_on = models.DateField(null=True, blank=True)
     total_cents = models.PositiveIntegerField(default=0)
@@ -109,8 +114,9 @@ class Invoice(PatientChild):
         ordering = ["-recorded_at"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "number"], name="invoice_number_unique"),
-            models.CheckConstraint(condition=~models.Q(status="void") | ~models.Q(void_reason=""),
-                                   name="invoice_void_has_reason"),
+            models.CheckConstraint(
+                condition=~models.Q(status="void") | ~models.Q(void_reason=""), name="invoice_void_has_reason"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -130,8 +136,9 @@ class InvoiceLine(TenantModel):
     price_code = models.SlugField(max_length=40, blank=True)
     billing_codes = models.JSONField(default=list)
     service_date = models.DateField(null=True, blank=True)
-    appointment = models.ForeignKey("scheduling.Appointment", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    appointment = models.ForeignKey(
+        "scheduling.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -157,7 +164,9 @@ class Payment(PatientChild):
         BANK = "bank", "Bank transfer"
         OTHER = "other", "Other"
 
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PAYMENT)
     method = models.CharField(max_length=10, choices=Method.choices)
     amount_cents = models.PositiveIntegerField()

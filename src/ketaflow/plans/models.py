@@ -89,8 +89,9 @@ class TreatmentPlan(PatientChild):
     phase = models.CharField(max_length=15, choices=Phase.choices, default=Phase.INDUCTION)
     phase_started_on = models.DateField()
     ended_reason = models.CharField(max_length=300, blank=True)
-    prescriber = models.ForeignKey(StaffMember, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    prescriber = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     # The current dose; every change is a DoseChange row with its reason.
     dose_mg_per_kg = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
@@ -102,12 +103,15 @@ class TreatmentPlan(PatientChild):
     maintenance_every_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     home_justification = models.TextField(blank=True)
-    eligibility_decision = models.ForeignKey("eligibility.EligibilityDecision", null=True, blank=True,
-                                             on_delete=models.PROTECT, related_name="+")
-    consent = models.ForeignKey("consent.Consent", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+")
-    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")
+    eligibility_decision = models.ForeignKey(
+        "eligibility.EligibilityDecision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    consent = models.ForeignKey(
+        "consent.Consent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     signed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -116,7 +120,8 @@ class TreatmentPlan(PatientChild):
         indexes = [models.Index(fields=["organization", "phase"], name="plan_org_phase")]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient"], condition=models.Q(phase__in=[p.value for p in OPEN_PHASES]),
+                fields=["patient"],
+                condition=models.Q(phase__in=[p.value for p in OPEN_PHASES]),
                 name="plan_one_open_per_patient",
             ),
             models.CheckConstraint(
@@ -128,7 +133,8 @@ class TreatmentPlan(PatientChild):
                 name="plan_home_has_justification",
             ),
             models.CheckConstraint(
-                condition=~models.Q(status="signed") | models.Q(signed_by__isnull=False, signed_at__isnull=False),
+                condition=~models.Q(status="signed")
+                | models.Q(signed_by__isnull=False, signed_at__isnull=False),
                 name="plan_signed_has_signer",
             ),
         ]
@@ -184,8 +190,9 @@ class ReviewPoint(PatientChild):
     source = models.CharField(max_length=400)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     sessions_given = models.PositiveSmallIntegerField(default=0)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=300, blank=True)
 
@@ -193,7 +200,8 @@ class ReviewPoint(PatientChild):
         ordering = ["-recorded_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["plan", "kind", "sessions_given"], name="review_point_once_per_count",
+                fields=["plan", "kind", "sessions_given"],
+                name="review_point_once_per_count",
             ),
             models.CheckConstraint(
                 condition=~models.Q(status="resolved") | ~models.Q(resolution=""),

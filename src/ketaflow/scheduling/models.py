@@ -30,8 +30,12 @@ class AppointmentType(TenantModel):
     key = models.SlugField(max_length=30)
     name = models.CharField(max_length=100)
     minutes = models.PositiveSmallIntegerField()
-    room_kind = models.CharField(max_length=20, choices=Room.Kind.choices, blank=True,
-                                 help_text="Blank for a visit that needs no room (telehealth)")
+    room_kind = models.CharField(
+        max_length=20,
+        choices=Room.Kind.choices,
+        blank=True,
+        help_text="Blank for a visit that needs no room (telehealth)",
+    )
     required_roles = models.JSONField(default=list, help_text="Roles one of the booked staff must hold each")
     route = models.CharField(max_length=20, blank=True, help_text="The treatment route, for treatment visits")
     telehealth = models.BooleanField(default=False)
@@ -94,21 +98,24 @@ class Appointment(PatientChild):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
-    plan = models.ForeignKey("plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="appointments")
+    plan = models.ForeignKey(
+        "plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
+    )
     phase = models.CharField(max_length=15, blank=True)
     series_number = models.PositiveSmallIntegerField(null=True, blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
-    treatment = models.OneToOneField(Treatment, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="appointment")
+    treatment = models.OneToOneField(
+        Treatment, null=True, blank=True, on_delete=models.PROTECT, related_name="appointment"
+    )
     notes = models.CharField(max_length=300, blank=True)
     status_reason = models.CharField(max_length=300, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    rescheduled_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
-                                            related_name="rescheduled_to")
+    rescheduled_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rescheduled_to"
+    )
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -118,10 +125,12 @@ class Appointment(PatientChild):
             models.Index(fields=["organization", "patient", "starts_at"], name="appointment_org_patient"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
-                                   name="appointment_ends_after_start"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["booked", "arrived", "completed"]) | ~models.Q(status_reason=""),
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["booked", "arrived", "completed"])
+                | ~models.Q(status_reason=""),
                 name="appointment_cancel_has_reason",
             ),
         ]
@@ -157,10 +166,12 @@ class Occupancy(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["room", "slot"], condition=models.Q(room__isnull=False),
-                                    name="occupancy_room_slot"),
-            models.UniqueConstraint(fields=["staff", "slot"], condition=models.Q(staff__isnull=False),
-                                    name="occupancy_staff_slot"),
+            models.UniqueConstraint(
+                fields=["room", "slot"], condition=models.Q(room__isnull=False), name="occupancy_room_slot"
+            ),
+            models.UniqueConstraint(
+                fields=["staff", "slot"], condition=models.Q(staff__isnull=False), name="occupancy_staff_slot"
+            ),
             models.CheckConstraint(
                 condition=models.Q(room__isnull=False, staff__isnull=True)
                 | models.Q(room__isnull=True, staff__isnull=False),
@@ -180,14 +191,16 @@ class WaitlistEntry(PatientChild):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
-    plan = models.ForeignKey("plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="+")
+    plan = models.ForeignKey(
+        "plans.TreatmentPlan", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     earliest = models.DateField()
     latest = models.DateField(null=True, blank=True)
     notes = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
-    appointment = models.ForeignKey(Appointment, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -200,11 +213,13 @@ class CalendarFeed(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     token_hash = models.CharField(max_length=64, unique=True)
-    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     staff = models.ForeignKey(StaffMember, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -225,11 +240,13 @@ class SchedulingSettings(TenantModel):
     reminder_hours_before = models.PositiveSmallIntegerField(default=24)
     reminders_enabled = models.BooleanField(default=True)
     patient_feed_title = models.CharField(
-        max_length=100, default="Appointment at {clinic}",
+        max_length=100,
+        default="Appointment at {clinic}",
         help_text="What a patient's calendar shows; keep clinical words out of it",
     )
     series_search_days = models.PositiveSmallIntegerField(
-        default=0, help_text="Extra days either side of a protocol's own tolerance when laying out a series",
+        default=0,
+        help_text="Extra days either side of a protocol's own tolerance when laying out a series",
     )
 
     class Meta:
