@@ -107,7 +107,9 @@ def demo(
     _call("migrate", interactive=False, verbosity=0)
     if demo_organization() is None:
         with click.progressbar(length=patients, label="Creating synthetic patients", file=sys.stderr) as bar:
-            load_demo(patients=patients, seed=seed, progress=bar.update, measured=measured)
+            summary = load_demo(patients=patients, seed=seed, progress=bar.update, measured=measured)
+        click.echo("Plans, appointments and invoices: " + ", ".join(
+            f"{count} {kind}" for kind, count in summary.plans.items()))
     else:
         click.echo("The demo practice is already loaded (use --reset to start again).")
     click.echo(f"\nDemo logins (password for every account: {DEMO_PASSWORD}):")
@@ -571,3 +573,15 @@ def manage(args: tuple[str, ...]) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["ketaflow manage", *args])
+
+
+def _register_app_commands() -> None:
+    """The apps' own command groups, registered here so every command is listed in one file."""
+    from ketaflow.plans.commands import plans
+    from ketaflow.scheduling.commands import schedule
+
+    main.add_command(plans)
+    main.add_command(schedule)
+
+
+_register_app_commands()

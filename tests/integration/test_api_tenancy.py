@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import models
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -24,6 +26,16 @@ from ketaflow.accounts.models import ApiToken, StaffMember, StaffRole, User
 from ketaflow.accounts.roles import Role
 from ketaflow.api.app import api
 from ketaflow.audit.models import AuditChainHead, AuditEvent, chain_key
+from ketaflow.billing.models import (
+    BillingSettings,
+    Estimate,
+    Invoice,
+    InvoiceLine,
+    Membership,
+    Payment,
+    PriceItem,
+)
+from ketaflow.clinical.protocols import builtin_protocols
 from ketaflow.clinics.models import Clinic, OpeningHours, Organization, Room
 from ketaflow.consent import services as consent_services
 from ketaflow.consent import signing
@@ -51,6 +63,19 @@ from ketaflow.measurement.models import (
 from ketaflow.patients.medications import add_medication
 from ketaflow.patients.models import Allergy, Condition, Medication, Patient, PatientAlert, VitalSigns
 from ketaflow.patients.vital_signs import record_vitals
+from ketaflow.plans.models import ClinicProtocol, DoseChange, PhaseChange, ReviewPoint, TreatmentPlan
+from ketaflow.scheduling.models import (
+    Appointment,
+    AppointmentStaff,
+    AppointmentType,
+    CalendarFeed,
+    ClosedDay,
+    Occupancy,
+    SchedulingSettings,
+    StaffHours,
+    WaitlistEntry,
+)
+from tests.conftest import Practice
 from tests.factories import (
     AlertFactory,
     AllergyFactory,
@@ -60,8 +85,10 @@ from tests.factories import (
     RoomFactory,
     StaffFactory,
 )
+from tests.integration.api_treatment_objects import TreatmentObjects, treatment_objects
 from tests.integration.consent_factories import DEVICE, signing_for
 from tests.integration.enquiries_factories import CLEAR_ANSWERS, LeadFactory
+from tests.integration.plans_factories import weigh
 from tests.integration.test_api_support import API_TEST_MARKS, Api, api_as
 
 pytestmark = API_TEST_MARKS
@@ -92,6 +119,30 @@ EVALUATION_MODELS = (
     Consent,
     ConsentTemplate,
 )
+TREATMENT_MODELS = (
+    ClinicProtocol,
+    TreatmentPlan,
+    DoseChange,
+    PhaseChange,
+    ReviewPoint,
+    AppointmentType,
+    StaffHours,
+    ClosedDay,
+    Appointment,
+    AppointmentStaff,
+    Occupancy,
+    WaitlistEntry,
+    CalendarFeed,
+    SchedulingSettings,
+    BillingSettings,
+    PriceItem,
+    Estimate,
+    Membership,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
+IV_DEFINITION = dict(next(p for p in builtin_protocols() if p.key == "iv-depression").definition)
 
 
 @dataclass
@@ -114,6 +165,14 @@ class Objects:
     medication: Medication
     consent: Consent
     consent_template: ConsentTemplate
+    practice: Practice
+    label: str
+
+    @cached_property
+    def treatment(self) -> TreatmentObjects:
+        """Plans, appointments and invoices (a signed plan, a second patient's): made on first use,
+        so the control test builds them only for the operations that need them."""
+        return treatment_objects(self.practice, self.clinic, self.label)
 
 
 PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
@@ -133,6 +192,11 @@ PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "consent_id": lambda o: o.consent.pk,
     "consent_template_id": lambda o: o.consent_template.pk,
     "route": lambda o: "iv",  # not an id: the patient in the path is what tenancy protects
+    "key": lambda o: o.treatment.protocol_key,  # clinic-only: shipped keys are everyone's
+    "plan_id": lambda o: o.treatment.plan.pk,
+    "review_point_id": lambda o: o.treatment.review_point.pk,
+    "appointment_id": lambda o: o.treatment.appointment.pk,
+    "invoice_id": lambda o: o.treatment.invoice.pk,
 }
 QUERY_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "q": lambda o: o.patient.legal_family_name,
@@ -147,6 +211,11 @@ QUERY_PARAMS: dict[str, Callable[[Objects], Any]] = {
     "username": lambda o: o.staff.user.username,
     "include_archived": lambda o: "true",
     "include_inactive": lambda o: "true",
+    "start": lambda o: (timezone.now() - timedelta(days=3)).isoformat(),
+    "end": lambda o: (timezone.now() + timedelta(days=10)).isoformat(),
+    "type": lambda o: "consultation",
+    "date": lambda o: (timezone.localdate() + timedelta(days=4)).isoformat(),
+    "plan_id": lambda o: o.treatment.plan.pk,
 }
 BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
     ("post", "/patients"): lambda o: {
@@ -226,6 +295,44 @@ BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
     },
     ("post", "/patients/{patient_id}/consents"): lambda o: {"route": "esketamine"},
     ("post", "/consents/{consent_id}/withdraw"): lambda o: {"reason": "Hijacked"},
+    ("post", "/protocols/{key}/versions"): lambda o: {
+        "definition": IV_DEFINITION | {"key": o.treatment.protocol_key},
+        "change_note": "Hijacked",
+    },
+    # The organization's own protocol key: another organization's is not in our library (422).
+    ("post", "/dose-calculations"): lambda o: {"protocol_key": o.treatment.protocol_key, "weight_kg": 80},
+    ("post", "/patients/{patient_id}/plans"): lambda o: {
+        "protocol_key": "iv-depression",
+        "clinic_id": str(o.clinic.pk),
+        "condition": "trd",
+        "start_date": "2026-01-05",
+        "goals": "Hijacked",
+    },
+    ("post", "/plans/{plan_id}/dose"): lambda o: {
+        "mg_per_kg": 0.5,
+        "reason": "Hijacked",
+        "effective_on": "2026-01-05",
+    },
+    ("post", "/plans/{plan_id}/phase"): lambda o: {"to_phase": "completed", "effective_on": "2026-01-05"},
+    ("post", "/plans/{plan_id}/review-points/{review_point_id}/resolve"): lambda o: {
+        "resolution": "Hijacked"
+    },
+    ("post", "/patients/{patient_id}/appointments"): lambda o: {
+        "clinic_id": str(o.clinic.pk),
+        "type": "consultation",
+        "starts_at": o.treatment.at(4, 10).isoformat(),
+    },
+    ("post", "/appointments/{appointment_id}/cancel"): lambda o: {"reason": "Hijacked"},
+    ("post", "/appointments/{appointment_id}/no-show"): lambda o: {"reason": "Hijacked"},
+    ("post", "/appointments/{appointment_id}/reschedule"): lambda o: {
+        "starts_at": o.treatment.at(3, 11).isoformat(),
+        "reason": "Hijacked",
+    },
+    ("post", "/plans/{plan_id}/series"): lambda o: {"preview": True},
+    ("post", "/plans/{plan_id}/estimates"): lambda o: {},
+    ("post", "/patients/{patient_id}/invoices"): lambda o: {"lines": [{"price_code": "consultation"}]},
+    ("post", "/invoices/{invoice_id}/void"): lambda o: {"reason": "Hijacked"},
+    ("post", "/invoices/{invoice_id}/payments"): lambda o: {"method": "card", "amount_cents": 100},
 }
 # Operations whose control call needs the record in a particular state first.
 PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
@@ -237,12 +344,18 @@ PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
         save_notes(Actor.system(o.org.pk), o.patient.pk, "Ready"),
         record_vitals(Actor.system(o.org.pk), o.patient.pk, {"systolic_bp": 120, "diastolic_bp": 80}),
     ),
+    "create_patient_plan": lambda o: weigh(o.patient),  # a dose needs a weight; no open plan yet
+    "sign_plan": lambda o: TreatmentPlan.objects.filter(pk=o.treatment.plan.pk).update(
+        status=TreatmentPlan.Status.DRAFT, signed_by=None, signed_at=None
+    ),
+    "issue_invoice": lambda o: setattr(o.treatment, "invoice", o.treatment.draft_invoice()),
 }
 
 
 def objects_in(
-    org: Organization, clinic: Clinic | None = None, patient: Patient | None = None, label: str = ""
+    practice: Practice, clinic: Clinic | None = None, patient: Patient | None = None, label: str = ""
 ) -> Objects:
+    org = practice.org
     clinic = clinic or ClinicFactory(organization=org)
     patient = patient or PatientFactory(home_clinic=clinic)
     scale = {**LICENSED_SCALE, "id": f"scale_{uuid.uuid4().hex[:10]}", "name": f"{label} licensed scale"}
@@ -275,6 +388,8 @@ def objects_in(
         medication=add_medication(system, patient.pk, catalogue_id="lithium"),
         consent=signing.sign_on_tablet(system, requested.pk, signing_for(requested), DEVICE),
         consent_template=current_template(org.pk, "iv", "clinic"),
+        practice=practice,
+        label=label,
     )
 
 
@@ -283,11 +398,9 @@ def theirs(stranger) -> Objects:
     """The stranger's records, with recognisable text and some audit history of their own."""
     Clinic.objects.filter(pk=stranger.clinic.pk).update(name="Elsewhere Clinic")
     stranger.clinic.refresh_from_db()
-    objects = objects_in(stranger.org, stranger.clinic, stranger.patient, label="Elsewhere")
+    objects = objects_in(stranger, stranger.clinic, stranger.patient, label="Elsewhere")
+    assert objects.treatment.plan.status == TreatmentPlan.Status.SIGNED  # opening hours, plan, invoice...
     objects.staff = stranger.staff[Role.OWNER]
-    OpeningHours.objects.create(
-        organization=stranger.org, clinic=stranger.clinic, weekday=2, opens="09:00", closes="17:00"
-    )
     TOTPDevice.objects.create(user=objects.staff.user, name="phone", confirmed=True)
     their_owner = api_as(objects.staff)
     assert their_owner.get(f"/patients/{stranger.patient.pk}").status_code == 200
@@ -325,6 +438,7 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
         MeasurementSettings,
         *MEASUREMENT_MODELS,
         *EVALUATION_MODELS,
+        *TREATMENT_MODELS,
     ):
         tables[model.__name__] = model.objects.filter(organization=org)
     rows = {name: list(qs.order_by("pk").values()) for name, qs in tables.items()}
@@ -339,13 +453,16 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
 def markers(objects: Objects, org: Organization) -> tuple[set[str], set[str]]:
     """(substrings, exact values) that only the stranger's data contains."""
     substrings = {"Elsewhere", objects.patient.mrn, str(org.pk)}
-    keyed_by_uuid = [m for m in EVALUATION_MODELS if m is not EligibilitySettings]  # its key is a small int
     for model in (
         Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room, *MEASUREMENT_MODELS,
-        *keyed_by_uuid,
+        *EVALUATION_MODELS, *TREATMENT_MODELS,
     ):
-        substrings |= {str(pk) for pk in model.objects.filter(organization=org).values_list("pk", flat=True)}
+        if isinstance(model._meta.pk, models.UUIDField):  # small-int keys would match anything
+            substrings |= {
+                str(pk) for pk in model.objects.filter(organization=org).values_list("pk", flat=True)
+            }
     exact = set(User.objects.filter(organization=org).values_list("username", flat=True))
+    exact |= set(ClinicProtocol.objects.filter(organization=org).values_list("key", flat=True))
     return substrings, exact
 
 
@@ -405,6 +522,13 @@ def call(
     return client.send(method, path, body)
 
 
+def names_a_record(param: dict[str, Any]) -> bool:
+    """A path parameter, or a required query parameter naming one record (`GET /appointments?clinic_id=`)."""
+    return param["in"] == "path" or (
+        param["in"] == "query" and bool(param.get("required")) and param["name"].endswith("_id")
+    )
+
+
 def test_every_operation_answers_another_organizations_ids_with_404_and_changes_nothing(
     practice, stranger, theirs, us
 ):
@@ -415,7 +539,7 @@ def test_every_operation_answers_another_organizations_ids_with_404_and_changes_
     tried_with_ids = 0
     for method, path, op in ops:
         what = f"{method.upper()} {path}"
-        has_ids = any(p["in"] == "path" for p in op.get("parameters", []))
+        has_ids = any(names_a_record(p) for p in op.get("parameters", []))
         response = call(us, method, path, op, theirs, filtered=True)
         if has_ids:
             tried_with_ids += 1
@@ -437,7 +561,7 @@ def test_the_same_calls_with_our_own_ids_succeed_so_the_404s_are_about_tenancy(
     """The control: every body above is valid, so a missing tenancy check would have written."""
     found = markers(theirs, stranger.org)
     for method, path, op in operations():
-        ours = objects_in(practice.org, label="Our")
+        ours = objects_in(practice, label="Our")
         if op["operationId"] in PRECONDITIONS:
             PRECONDITIONS[op["operationId"]](ours)
         response = call(us, method, path, op, ours, filtered=True)
@@ -461,3 +585,44 @@ def test_our_clinic_ids_in_a_body_cannot_point_at_another_organization(practice,
     assert response.json()["errors"][0]["field"] == "home_clinic_id"
     practice.patient.refresh_from_db()
     assert practice.patient.home_clinic_id == practice.clinic.pk
+
+
+def test_their_ids_in_a_body_are_refused_on_the_field_and_nothing_is_written(
+    practice, stranger, theirs, us
+):
+    ours = objects_in(practice, label="Our")
+    weigh(ours.patient)
+    mine, their = ours.treatment, theirs.treatment
+    plan_patient = mine.plan.patient_id
+    soon = mine.at(4, 10).isoformat()
+    visit = {"clinic_id": str(ours.clinic.pk), "type": "consultation", "starts_at": soon}
+    cases = [
+        (f"/patients/{ours.patient.pk}/plans", BODIES[("post", "/patients/{patient_id}/plans")](theirs),
+         "clinic_id"),
+        (f"/patients/{plan_patient}/appointments", visit | {"clinic_id": str(theirs.clinic.pk)}, "clinic_id"),
+        (f"/patients/{plan_patient}/appointments", visit | {"type": "iv", "plan_id": str(their.plan.pk)},
+         "plan_id"),
+        (f"/patients/{plan_patient}/appointments", visit | {"room_id": str(theirs.room.pk)}, "room_id"),
+        (f"/patients/{plan_patient}/appointments", visit | {"staff_ids": [str(their.prescriber.pk)]},
+         "staff_ids"),
+        (f"/appointments/{mine.appointment.pk}/reschedule",
+         {"starts_at": visit["starts_at"], "room_id": str(theirs.room.pk), "reason": "Moved"}, "room_id"),
+        (f"/patients/{plan_patient}/invoices", {"appointment_ids": [str(their.appointment.pk)]},
+         "appointment_ids"),
+        (f"/patients/{plan_patient}/invoices",
+         {"lines": [{"price_code": "consultation"}], "plan_id": str(their.plan.pk)}, "plan_id"),
+    ]
+    before, found = snapshot(stranger.org), markers(theirs, stranger.org)
+    counted = (TreatmentPlan, Appointment, Invoice)
+    counts = {m: m.objects.filter(organization=practice.org).count() for m in counted}
+    for path, body, field in cases:
+        response = us.post(path, body)
+        assert response.status_code == 422, f"{path} {field}: {response.content[:300]!r}"
+        assert field in {e["field"] for e in response.json()["errors"]}, f"{path}: {response.json()}"
+        assert_no_stranger_data(response, found, path)
+    slots = us.get(f"/clinics/{ours.clinic.pk}/free-slots",
+                   {"type": "consultation", "date": visit["starts_at"][:10], "plan_id": str(their.plan.pk)})
+    assert slots.status_code == 404 and slots.json() == NOT_FOUND
+    assert snapshot(stranger.org) == before
+    assert {m: m.objects.filter(organization=practice.org).count() for m in counts} == counts
+    assert Appointment.objects.get(pk=mine.appointment.pk).status == Appointment.Status.BOOKED

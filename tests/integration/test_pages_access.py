@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
+from ketaflow.billing.models import BillingSettings, Estimate, Invoice, InvoiceLine, Payment, PriceItem
 from ketaflow.clinics.models import Clinic, OpeningHours, Room
 from ketaflow.consent.models import Consent, ConsentTemplate
 from ketaflow.eligibility.models import EligibilityDecision, EligibilitySettings
@@ -39,6 +40,17 @@ from ketaflow.measurement.responses import record_response
 from ketaflow.patients.chart import all_tabs
 from ketaflow.patients.medications import add_medication
 from ketaflow.patients.models import Allergy, Condition, Medication, Patient, PatientAlert, VitalSigns
+from ketaflow.plans.models import ClinicProtocol, DoseChange, PhaseChange, ReviewPoint, TreatmentPlan
+from ketaflow.scheduling.models import (
+    Appointment,
+    AppointmentType,
+    CalendarFeed,
+    ClosedDay,
+    Occupancy,
+    SchedulingSettings,
+    StaffHours,
+    WaitlistEntry,
+)
 from tests.factories import (
     AlertFactory,
     AllergyFactory,
@@ -52,18 +64,19 @@ from tests.factories import (
 from tests.integration.consent_factories import signed
 from tests.integration.enquiries_factories import LeadFactory
 from tests.integration.pages import PAGE_TEST_MARKS, signed_in, text_of
+from tests.integration.treatment_records import treatment_records
 
 pytestmark = PAGE_TEST_MARKS
 
 PAGE_NAMESPACES = (
     "web", "accounts", "patients", "staff", "clinics", "audit", "measures", "enquiries", "intake",
-    "evaluation", "eligibility", "consent",
+    "evaluation", "eligibility", "consent", "plans", "scheduling", "billing",
 )
 # Path arguments that carry no record id; everything else names a record of the stranger.
 NON_ID_KWARGS = frozenset({"tab", "route", "setting"})
 # The patient-facing pages (the public self-screen, intake and consent links, the portal) take tokens
 # or section names, not record ids, and are tested with their own flows.
-PATIENT_FACING = re.compile(r"^(intake:(link|portal)|consent:p:)")
+PATIENT_FACING = re.compile(r"^(intake:(link|portal)|consent:p:|scheduling:(feed|portal_feed)$)")
 
 
 def evaluation_records(practice, label: str) -> dict[str, list[str]]:
@@ -131,10 +144,11 @@ def stranger_records(stranger) -> StrangerRecords:
             "alert_id": [str(alert.pk)], "tab": [tab.slug for tab in all_tabs()],
             "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
             **evaluation_records(stranger, "Quokka"),
+            **treatment_records(stranger, "Quokka"),
         },
         secrets=["Zephyrstrange", "ZZ-424242", "Faraway Quokka Clinic", "stranger.owner.kumquat",
                  "Quokka Chair", "Stranger condition note", "Kumquatine", "Stranger alert marmalade",
-                 "Quokka Leadperson", "Quokka lead note", "Quokkaine tonic",
+                 "Quokka Leadperson", "Quokkaplan", "Quokka lead note", "Quokkaine tonic",
                  str(patient.pk), str(owner.pk)],
     )
 
@@ -162,7 +176,11 @@ def snapshot(org) -> dict[str, object]:
         **{model.__name__: list(model.objects.filter(organization=org).values().order_by("pk"))
            for model in (QuestionnaireResponse, SafetyAlert, Notification, MeasurementPlan, Treatment,
                          Invitation, MeasureDue, MeasurementSettings, Lead, Intake, Evaluation, Medication,
-                         VitalSigns, EligibilityDecision, EligibilitySettings, Consent, ConsentTemplate)},
+                         VitalSigns, EligibilityDecision, EligibilitySettings, Consent, ConsentTemplate,
+                         ClinicProtocol, TreatmentPlan, DoseChange, PhaseChange, ReviewPoint, AppointmentType,
+                         Appointment, Occupancy, WaitlistEntry, CalendarFeed, StaffHours, ClosedDay,
+                         SchedulingSettings, PriceItem, BillingSettings, Estimate, Invoice, InvoiceLine,
+                         Payment)},
         "audit": AuditEvent.objects.filter(organization=org).count(),
     }
 
@@ -224,6 +242,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_from_every_staff_page(practice)
         "alert_id": [str(AlertFactory(patient=patient).pk)], "tab": ["summary"],
         "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
         **evaluation_records(practice, "Ours"),
+        **treatment_records(practice, "Ours"),
     }
     for name, params in page_urls():
         if name in open_pages:

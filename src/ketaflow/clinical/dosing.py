@@ -9,9 +9,12 @@ here. Bad input raises `DoseError` naming the field.
 Sources:
 - Ideal body weight: Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm 1974;8:650-655
   (men 50 kg, women 45.5 kg, plus 2.3 kg per inch over 5 feet).
+  Devine is defined from 5 ft (152.4 cm); below that the formula extrapolates, and the working says so.
 - Adjusted body weight: ideal + 0.4 x (actual - ideal), the convention used for lipophilic drugs in
   obesity (e.g. Pai MP, Paloucek FP. Ann Pharmacother 2000;34:1066-1069). Where the actual weight is
-  below the ideal, the actual weight is used.
+  below the ideal, the actual weight is used. Dosing weights are shown and used to 0.1 kg.
+- Volumes are rounded to the nearest measurable step, but never above the cap (or the override);
+  pump rates are rounded down to 0.1 mL/h, so an infusion never runs faster than its duration.
 - 0.5 mg/kg over 40 minutes: Sanacora et al., JAMA Psychiatry 2017;74:399-405 (clinical reference §2).
 - Esketamine: 28 mg per device, 5 minutes between devices (US prescribing information).
 """
@@ -134,6 +137,15 @@ def _fmt(value: Decimal, places: int = 1) -> str:
     return text
 
 
+def _plain(value: Decimal) -> str:
+    """An input number as written: 10, 2.5, 0.05 (no padding, no exponent)."""
+    return f"{value.normalize():f}"
+
+
+def _kg(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
 def _positive(value: Decimal | float | int | str, field: str) -> Decimal:
     number = _num(value, field)
     if number <= 0:
@@ -152,7 +164,13 @@ def ideal_body_weight(height_cm: Decimal | float | int | str, sex: str) -> tuple
     base = Decimal("50") if sex == "male" else Decimal("45.5")
     inches = height / INCH_CM
     kg = base + Decimal("2.3") * (inches - 60)
-    text = f"ideal body weight (Devine, {sex}) = {base} + 2.3 x ({_fmt(inches)} in - 60) = {_fmt(kg)} kg"
+    if kg <= 0:
+        raise DoseError(
+            "height_cm", f"{_fmt(height)} cm is too short for the Devine formula; dose on actual weight"
+        )
+    text = f"ideal body weight (Devine, {sex}) = {base} + 2.3 x ({_fmt(inches, 2)} in - 60) = {_fmt(kg)} kg"
+    if inches < 60:
+        text += " (below 5 ft the Devine formula extrapolates)"
     return kg, text
 
 
@@ -180,22 +198,22 @@ def dosing_weight(
         )
     lines = [f"actual body weight {_fmt(actual)} kg"]
     if rule is WeightBasis.ACTUAL:
-        return DosingWeight(actual, rule, actual, tuple(lines))
+        return DosingWeight(_kg(actual), rule, actual, tuple(lines))
     if height_cm is None:
         raise DoseError("height_cm", f"{rule.label} needs the patient's height")
     ideal, ideal_text = ideal_body_weight(height_cm, sex)
     lines.append(ideal_text)
     if actual <= ideal:
         lines.append(f"actual weight is at or below ideal, so the actual weight {_fmt(actual)} kg is used")
-        return DosingWeight(actual, rule, actual, tuple(lines))
+        return DosingWeight(_kg(actual), rule, actual, tuple(lines))
     if rule is WeightBasis.IDEAL:
         lines.append(f"dosing weight = ideal body weight {_fmt(ideal)} kg")
-        return DosingWeight(ideal.quantize(Decimal("0.1")), rule, actual, tuple(lines))
+        return DosingWeight(_kg(ideal), rule, actual, tuple(lines))
     adjusted = ideal + Decimal("0.4") * (actual - ideal)
     lines.append(
         f"adjusted body weight = {_fmt(ideal)} + 0.4 x ({_fmt(actual)} - {_fmt(ideal)}) = {_fmt(adjusted)} kg"
     )
-    return DosingWeight(adjusted.quantize(Decimal("0.1")), rule, actual, tuple(lines))
+    return DosingWeight(_kg(adjusted), rule, actual, tuple(lines))
 
 
 def measurable(
@@ -209,11 +227,14 @@ def measurable(
         steps = (ceiling_mg / concentration_mg_per_ml / increment_ml).quantize(
             Decimal(1), rounding=ROUND_FLOOR
         )
+    conc = concentration_mg_per_ml
+    while ceiling_mg is not None and steps > 0 and _mg_of(steps, increment_ml, conc) > ceiling_mg:
+        steps -= 1  # the division's last digit may round up: never above the ceiling
     volume = steps * increment_ml
     delivered = volume * concentration_mg_per_ml
     places = _places(increment_ml)
     text = (
-        f"{_fmt(mg)} mg / {_fmt(concentration_mg_per_ml, 0)} mg/mL = {_fmt(exact_ml, places + 1)} mL, "
+        f"{_fmt(mg)} mg / {_plain(concentration_mg_per_ml)} mg/mL = {_fmt(exact_ml, places + 1)} mL, "
         f"measured in {increment_ml.normalize():f} mL steps: "
         f"{_fmt(volume, places)} mL = {_fmt(delivered, 2)} mg"
     )
@@ -238,9 +259,12 @@ def weight_based_dose(
     if hours is not None:
         span = _positive(hours, "hours")
         calculated = rate * weight.kg * span
+        minutes = span * 60
+        whole = minutes == minutes.to_integral_value()
+        over = f"{_plain(minutes)} min / 60" if whole else f"{_plain(span)} h"
         lines.append(
             f"{rate.normalize():f} mg/kg/h x {_fmt(weight.kg)} kg ({weight.basis.label}) x "
-            f"{span.normalize():f} h = {_fmt(calculated)} mg"
+            f"{over} = {_fmt(calculated)} mg"
         )
     else:
         calculated = rate * weight.kg
@@ -325,11 +349,13 @@ def infusion(
         raise DoseError("bag_ml", "cannot be negative")
     total = bag + dose.volume_ml
     hours = Decimal(duration_min) / 60
-    rate = (total / hours).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    exact = total / hours
+    rate = exact.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
     mg_h = (dose.mg / hours).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    rounded = "" if rate == exact else "; rounded down so it never runs faster"
     lines = (
-        f"{_fmt(dose.volume_ml, 2)} mL of drug + {_fmt(bag, 0)} mL bag = {_fmt(total, 2)} mL",
-        f"{_fmt(total, 2)} mL over {duration_min} min = {_fmt(rate)} mL/h ({_fmt(mg_h)} mg/h)",
+        f"{_fmt(dose.volume_ml, 2)} mL of drug + {_plain(bag)} mL bag = {_fmt(total, 2)} mL",
+        f"{_fmt(total, 2)} mL over {duration_min} min = {_fmt(rate)} mL/h ({_fmt(mg_h)} mg/h{rounded})",
     )
     return Infusion(dose.volume_ml, total, duration_min, rate, mg_h, lines)
 
@@ -338,14 +364,15 @@ def check_rate(rate_ml_per_h: Decimal | float | str, total_ml: Decimal, min_dura
     """Minutes a pump set at `rate_ml_per_h` takes for `total_ml`. Raises DoseError('rate_ml_per_h')
     when it would finish faster than the protocol's minimum duration."""
     rate = _positive(rate_ml_per_h, "rate_ml_per_h")
-    minutes = math.ceil(total_ml / rate * 60)
-    if minutes < min_duration_min:
+    volume = _positive(total_ml, "total_ml")
+    exact = volume / rate * 60
+    if exact < min_duration_min:
         raise DoseError(
             "rate_ml_per_h",
-            f"{_fmt(rate)} mL/h would finish {_fmt(total_ml, 1)} mL in {minutes} min, faster than this "
+            f"{_fmt(rate)} mL/h would finish {_fmt(volume, 1)} mL in {_fmt(exact)} min, faster than this "
             f"protocol's minimum of {min_duration_min} min",
         )
-    return minutes
+    return math.ceil(exact)
 
 
 def esketamine_devices(
@@ -356,16 +383,18 @@ def esketamine_devices(
     dose = _positive(dose_mg, "dose_mg")
     if dose not in {Decimal(a) for a in allowed_mg}:
         listed = ", ".join(str(a) for a in allowed_mg)
-        raise DoseError("dose_mg", f"{_fmt(dose, 0)} mg is not a listed dose ({listed} mg)")
+        raise DoseError("dose_mg", f"{_plain(dose)} mg is not a listed dose ({listed} mg)")
     count, remainder = divmod(dose, Decimal(device_mg))
     if remainder:
-        raise DoseError("dose_mg", f"{_fmt(dose, 0)} mg is not a whole number of {device_mg} mg devices")
+        raise DoseError("dose_mg", f"{_plain(dose)} mg is not a whole number of {device_mg} mg devices")
     n = int(count)
     wait = minutes_between * (n - 1)
-    lines = (
-        f"{_fmt(dose, 0)} mg / {device_mg} mg per device = {n} device{'s' if n != 1 else ''}",
-        f"{minutes_between} min between devices: the last device {wait} min after the first",
+    timing = (
+        f"{minutes_between} min between devices: the last device {wait} min after the first"
+        if n > 1
+        else "one device: no wait between devices"
     )
+    lines = (f"{_fmt(dose, 0)} mg / {device_mg} mg per device = {_plural(n, 'device')}", timing)
     return Devices(n, device_mg, minutes_between, wait, lines)
 
 
@@ -389,10 +418,14 @@ def troches(dose_mg: Decimal | int | str, strengths_mg: Sequence[Decimal | int |
                 choice[amount] = size
     if best[target] is None:
         below = next((a for a in range(target, 0, -1) if best[a] is not None), 0) * unit
+        above = _smallest_above(target, sizes) * unit
+        nearest = f"the nearest below is {_plain(below)} mg and above is {_plain(above)} mg"
+        if not below:
+            nearest = f"the nearest is {_plain(above)} mg"
         raise DoseError(
             "dose_mg",
-            f"{_fmt(dose, 0)} mg cannot be made from the stocked strengths "
-            f"({', '.join(_fmt(s, 0) for s in stocked)} mg); the nearest below is {_fmt(below, 0)} mg",
+            f"{_plain(dose)} mg cannot be made from the stocked strengths "
+            f"({', '.join(_plain(s) for s in stocked)} mg); {nearest}",
         )
     counts: dict[int, int] = {}
     amount = target
@@ -400,9 +433,30 @@ def troches(dose_mg: Decimal | int | str, strengths_mg: Sequence[Decimal | int |
         counts[choice[amount]] = counts.get(choice[amount], 0) + 1
         amount -= choice[amount]
     pieces = tuple((Decimal(size) * unit, counts[size]) for size in sizes if size in counts)
-    parts = " + ".join(f"{n} x {_fmt(s, 0)} mg" for s, n in pieces)
-    lines = (f"{_fmt(dose, 0)} mg = {parts} ({_plural(sum(n for _, n in pieces), 'troche')})",)
+    parts = " + ".join(f"{n} x {_plain(s)} mg" for s, n in pieces)
+    lines = (f"{_plain(dose)} mg = {parts} ({_plural(sum(n for _, n in pieces), 'troche')})",)
     return Troches(dose, pieces, lines)
+
+
+def _smallest_above(target: int, sizes: Sequence[int]) -> int:
+    """The smallest amount above `target` that the sizes make (in units)."""
+    reachable = {0}
+    frontier = [0]
+    best = target + min(sizes)
+    while frontier:
+        amount = frontier.pop()
+        for size in sizes:
+            nxt = amount + size
+            if nxt > target and nxt < best:
+                best = nxt
+            elif nxt <= target and nxt not in reachable:
+                reachable.add(nxt)
+                frontier.append(nxt)
+    return best
+
+
+def _mg_of(steps: Decimal, increment_ml: Decimal, concentration_mg_per_ml: Decimal) -> Decimal:
+    return steps * increment_ml * concentration_mg_per_ml
 
 
 def _places(value: Decimal) -> int:

@@ -8,6 +8,8 @@
 - supply release (home protocols): every `supply_stage_sessions` the next stage's supply waits for
   the prescriber's review of the last.
 
+Only open phases (induction, maintenance, taper) have review points.
+
 `review_points` returns what is due now, each with its reason and source. The caller supplies the
 counts and the outcome judgements (`outcomes.py`); nothing here reads a clock or a database.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .protocols import Protocol
+from .protocols import PHASES, Protocol
 
 KINDS = {
     "futility": "No response yet: continue, change or stop",
@@ -46,8 +48,12 @@ def review_points(
     futility_after: int | None = None,
 ) -> list[ReviewPoint]:
     """The review points due for a plan in `phase` (see the module docstring). `futility_after`
-    overrides the protocol's count when the clinic has set its own."""
+    overrides the protocol's count when the clinic has set its own. A closed plan (completed,
+    discontinued) has none. Futility needs `response` False: None (not yet measured) is not a
+    failure to respond."""
     due: list[ReviewPoint] = []
+    if phase not in PHASES:
+        return due
     threshold = futility_after or protocol.futility_after
     if phase == "induction":
         if given_in_phase >= threshold and response is False:

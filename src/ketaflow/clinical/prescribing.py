@@ -90,8 +90,12 @@ def prescribe(
 ) -> Prescription:
     """The dose for one session. Weight-based protocols take `mg_per_kg` (default: the protocol's
     starting dose; it must be one of the titration steps); fixed and troche protocols take `mg`
-    (default: the first or starting dose). `override` lifts the cap, with its reason recorded."""
+    (default: the first or starting dose; with `first_dose`, only the protocol's first dose, the
+    older-adult one where it applies). `override` lifts the cap, with its reason recorded.
+    `duration_min` replaces the protocol's infusion duration, never below its minimum."""
     rule = protocol.dose
+    if duration_min is not None and duration_min <= 0:
+        raise DoseError("duration_min", "must be more than zero")
     key, version = protocol.key, protocol.version
     if rule.kind in ("weight_based", "weight_per_hour"):
         base = rule.mg_per_kg if rule.kind == "weight_based" else rule.mg_per_kg_per_hour
@@ -113,6 +117,11 @@ def prescribe(
             sex=patient.sex,
         )
         minutes = duration_min or rule.duration_min
+        if minutes is not None and rule.min_duration_min is not None and minutes < rule.min_duration_min:
+            raise DoseError(
+                "duration_min",
+                f"{minutes} min is faster than this protocol's minimum of {rule.min_duration_min} min",
+            )
         hours = Decimal(minutes) / 60 if rule.kind == "weight_per_hour" and minutes else None
         dose = weight_based_dose(
             rate,
@@ -140,11 +149,13 @@ def prescribe(
         return Prescription(key, version, dose, weight=weight, mg_per_kg=rate, infusion=bag, notes=notes)
     if rule.kind == "fixed":
         options, first = _fixed_options(protocol, patient)
-        chosen = Decimal(first if mg is None and first_dose else (mg if mg is not None else first))
-        if override is None and int(chosen) not in options:
+        chosen = Decimal(str(mg)) if mg is not None else Decimal(first)
+        if override is None and chosen not in {Decimal(o) for o in options}:
             raise DoseError(
                 "mg", f"{chosen.normalize():f} mg is not one of {', '.join(map(str, options))} mg"
             )
+        if override is None and first_dose and chosen != first:
+            raise DoseError("mg", f"the first dose under this protocol is {first} mg")
         dose = fixed_dose(chosen, cap_mg=rule.cap_mg, override=override)
         assert rule.device_mg is not None and rule.minutes_between_devices is not None
         devices = esketamine_devices(
@@ -202,7 +213,8 @@ def titration_advice(
     responding: bool | None,
 ) -> TitrationAdvice:
     """Whether the protocol's next titration step is open: after `after_sessions` at this dose,
-    tolerated, and not responding. The prescriber decides; this only says what the protocol allows."""
+    tolerated, and measured as not responding (`responding` False; None, not measured, keeps the
+    dose). The prescriber decides; this only says what the protocol allows."""
     titration = protocol.dose.titration
     if titration is None:
         return TitrationAdvice(None, "this protocol has no titration steps", protocol.source)
@@ -217,6 +229,10 @@ def titration_advice(
         )
     if not tolerated:
         return TitrationAdvice(None, "the last session was not tolerated: no step up", titration.source)
+    if responding is None:
+        return TitrationAdvice(
+            None, "no response measured at this dose yet: measure before a step up", titration.source
+        )
     if responding:
         return TitrationAdvice(None, "responding at this dose: no step up", titration.source)
     return TitrationAdvice(higher[0], f"step up open: {titration.when}", titration.source)

@@ -86,22 +86,34 @@ def estimate(
     deposit_cents: int = 0,
 ) -> Estimate:
     """An estimate for `sessions` (price code of the single session -> count) plus `extras`
-    (price code -> quantity). Raises KeyError naming a code missing from the price list."""
+    (price code -> quantity). Raises KeyError naming a code missing from the price list, and
+    ValueError for a negative count, quantity or deposit. When the cheapest mix covers more
+    sessions than the plan needs, the first package line says so."""
+    if deposit_cents < 0:
+        raise ValueError("deposit_cents: cannot be negative")
     by_code = {p.code: p for p in prices}
     lines: list[Line] = []
     for code, count in sessions.items():
         if code not in by_code:
             raise KeyError(code)
+        if count < 0:
+            raise ValueError(f"sessions: {code} cannot be negative")
         single = by_code[code]
         packages = [p for p in prices if p.covers == code and p.sessions > 1]
-        for price, quantity in cheapest_cover(count, single, packages):
+        mix = cheapest_cover(count, single, packages)
+        covered = sum(price.sessions * quantity for price, quantity in mix)
+        told = False
+        for price, quantity in mix:
             note = f"{price.sessions} sessions" if price.sessions > 1 else ""
-            if price.sessions > 1 and quantity * price.sessions > count:
-                note += f" (covers {quantity * price.sessions}; the plan needs {count})"
+            if price.sessions > 1 and covered > count and not told:
+                note += f" (covers {covered}; the plan needs {count})"
+                told = True
             lines.append(Line(price.code, price.label, quantity, price.amount_cents, note))
     for code, quantity in extras:
         if code not in by_code:
             raise KeyError(code)
+        if quantity < 0:
+            raise ValueError(f"extras: {code} cannot be negative")
         price = by_code[code]
         lines.append(Line(price.code, price.label, quantity, price.amount_cents))
     return Estimate(tuple(lines), deposit_cents)

@@ -19,6 +19,7 @@ Dose kinds:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -27,9 +28,10 @@ from importlib import resources
 from typing import Any
 
 from .conditions import catalogue
-from .dosing import WeightBasis
+from .dosing import DoseError, WeightBasis, troches
 from .eligibility.rules import Route
 
+KEY = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 PHASES = ("induction", "maintenance", "taper")
 SETTINGS = ("clinic", "home")
 DOSE_KINDS = ("weight_based", "weight_per_hour", "fixed", "troche")
@@ -200,6 +202,8 @@ def _int(
 def _dec(data: Mapping[str, Any], name: str, path: str, *, required: bool = True) -> Decimal | None:
     value = data.get(name) if not required else _get(data, name, path)
     if value is None:
+        if required:
+            raise ProtocolError(f"{path}{name}", "is required")
         return None
     if isinstance(value, bool):
         raise ProtocolError(f"{path}{name}", "must be a number")
@@ -259,7 +263,39 @@ def _phase(name: str, data: Any, path: str) -> Phase:
     )
     if phase.within_days is not None and phase.session_count is None:
         raise ProtocolError(f"{path}.within_days", "needs a fixed number of sessions")
+    if phase.within_days is not None:
+        days = _layout_days(blocks)
+        span = days[-1] - days[0] + 2 * phase.tolerance_days
+        if span >= phase.within_days:
+            raise ProtocolError(
+                f"{path}.within_days",
+                f"the sessions span {span + 1} days with the tolerance; more than {phase.within_days}",
+            )
+    if phase.options_every_days and not blocks[-1].open_ended:
+        raise ProtocolError(f"{path}.options_every_days", "needs an open-ended last block")
     return phase
+
+
+def _layout_days(blocks: Sequence[Block]) -> list[int]:
+    """Day offsets of a fixed phase's sessions, as `series.series_targets` lays them out."""
+    days: list[int] = []
+    cursor = 0
+    for block in blocks:
+        if block.weeks is not None and block.per_week is not None:
+            days += [
+                cursor + w * 7 + round(k * 7 / block.per_week)
+                for w in range(block.weeks)
+                for k in range(block.per_week)
+            ]
+            cursor += block.weeks * 7
+        else:
+            every = block.every_days or 1
+            day = cursor + block.first_gap_days
+            for _ in range(block.sessions or 0):
+                days.append(day)
+                day += every
+            cursor = day
+    return days
 
 
 def _dose(data: Any, path: str) -> DoseRule:
@@ -287,21 +323,29 @@ def _dose(data: Any, path: str) -> DoseRule:
             raise ProtocolError(f"{p}first_dose_mg", "must be one of allowed_mg")
         older_allowed = _ints(data, "older_adult_allowed_mg", p)
         older_first = _int(data, "older_adult_first_dose_mg", p, required=False, minimum=1)
+        older_age = _int(data, "older_adult_age", p, required=False, minimum=18)
         if older_first is not None and older_first not in older_allowed:
             raise ProtocolError(f"{p}older_adult_first_dose_mg", "must be one of older_adult_allowed_mg")
+        if (older_first is None) != (older_age is None):
+            raise ProtocolError(
+                f"{p}older_adult_age", "older_adult_age and older_adult_first_dose_mg go together"
+            )
+        if older_allowed and max(older_allowed) > cap:
+            raise ProtocolError(f"{p}older_adult_allowed_mg", "lists a dose above cap_mg")
         device = _int(data, "device_mg", p, minimum=1)
         assert device is not None
-        for dose in (*allowed, *older_allowed):
-            if dose % device:
-                raise ProtocolError(
-                    f"{p}allowed_mg", f"{dose} mg is not a whole number of {device} mg devices"
-                )
+        for name, doses in (("allowed_mg", allowed), ("older_adult_allowed_mg", older_allowed)):
+            for dose in doses:
+                if dose % device:
+                    raise ProtocolError(
+                        f"{p}{name}", f"{dose} mg is not a whole number of {device} mg devices"
+                    )
         return DoseRule(
             kind,
             cap,
             allowed_mg=allowed,
             first_dose_mg=first,
-            older_adult_age=_int(data, "older_adult_age", p, required=False, minimum=18),
+            older_adult_age=older_age,
             older_adult_first_dose_mg=older_first,
             older_adult_allowed_mg=older_allowed,
             device_mg=device,
@@ -309,21 +353,35 @@ def _dose(data: Any, path: str) -> DoseRule:
             verify=tuple(verify),
         )
     start, step, top = (_dec(data, n, p) for n in ("start_mg", "step_mg", "max_mg"))
-    assert start is not None and top is not None
+    assert start is not None and step is not None and top is not None
     if start > top or top > cap:
         raise ProtocolError(f"{p}max_mg", "must lie between start_mg and cap_mg")
-    strengths = data.get("strengths_mg")
-    if not isinstance(strengths, list) or not strengths:
+    if (top - start) % step:
+        raise ProtocolError(f"{p}max_mg", "must be start_mg plus whole steps of step_mg")
+    raw = data.get("strengths_mg")
+    if not isinstance(raw, list) or not raw:
         raise ProtocolError(f"{p}strengths_mg", "must list the troche strengths stocked")
+    strengths = _decs(raw, f"{p}strengths_mg")
+    amount = start
+    while amount <= top:
+        try:
+            troches(amount, strengths)
+        except DoseError as exc:
+            raise ProtocolError(f"{p}strengths_mg", exc.message) from exc
+        amount += step
     return DoseRule(
-        kind,
-        cap,
-        start_mg=start,
-        step_mg=step,
-        max_mg=top,
-        strengths_mg=tuple(_dec({"s": s}, "s", f"{p}strengths_mg.") or Decimal(0) for s in strengths),
-        verify=tuple(verify),
+        kind, cap, start_mg=start, step_mg=step, max_mg=top, strengths_mg=strengths, verify=tuple(verify)
     )
+
+
+def _decs(values: list[Any], path: str) -> tuple[Decimal, ...]:
+    """Each value as a positive Decimal; an error names the item, e.g. dose.strengths_mg[1]."""
+    found = []
+    for i, value in enumerate(values):
+        number = _dec({f"[{i}]": value}, f"[{i}]", path)
+        assert number is not None
+        found.append(number)
+    return tuple(found)
 
 
 def _weight_dose(
@@ -338,15 +396,15 @@ def _weight_dose(
     plausible = data.get("plausible_weight_kg")
     if not isinstance(plausible, list) or len(plausible) != 2:
         raise ProtocolError(f"{p}plausible_weight_kg", "must be [lowest, highest] in kg")
-    low = _dec({"v": plausible[0]}, "v", f"{p}plausible_weight_kg.")
-    high = _dec({"v": plausible[1]}, "v", f"{p}plausible_weight_kg.")
-    assert low is not None and high is not None
+    low, high = _decs(plausible, f"{p}plausible_weight_kg")
     if low >= high:
         raise ProtocolError(f"{p}plausible_weight_kg", "the lowest must be below the highest")
     duration = _int(data, "duration_min", p, required=kind == "weight_per_hour", minimum=1)
     min_duration = _int(data, "min_duration_min", p, required=False, minimum=1)
     if duration is not None and min_duration is not None and duration < min_duration:
         raise ProtocolError(f"{p}duration_min", "is shorter than min_duration_min")
+    if data.get("bag_ml") is not None and duration is None:
+        raise ProtocolError(f"{p}duration_min", "an infusion bag needs a duration")
     titration = None
     if "titration" in data:
         raw = data["titration"]
@@ -355,7 +413,7 @@ def _weight_dose(
         steps = raw.get("steps_mg_per_kg")
         if not isinstance(steps, list) or not steps:
             raise ProtocolError(f"{p}titration.steps_mg_per_kg", "must list the steps")
-        values = tuple(_dec({"v": s}, "v", f"{p}titration.steps_mg_per_kg.") or Decimal(0) for s in steps)
+        values = _decs(steps, f"{p}titration.steps_mg_per_kg")
         if list(values) != sorted(set(values)):
             raise ProtocolError(f"{p}titration.steps_mg_per_kg", "must rise step by step")
         if rate is not None and values[0] != rate:
@@ -389,7 +447,7 @@ def parse_protocol(data: Mapping[str, Any], *, version: str) -> Protocol:
     if not isinstance(data, Mapping):
         raise ProtocolError("protocol", "must be an object")
     key = _text(data, "key", "")
-    if not key.replace("-", "").isalnum() or key != key.lower() or len(key) > 60:
+    if not KEY.fullmatch(key) or len(key) > 60:
         raise ProtocolError("key", "use lower-case letters, digits and hyphens (at most 60)")
     try:
         route = Route(_text(data, "route", ""))
@@ -412,12 +470,17 @@ def parse_protocol(data: Mapping[str, Any], *, version: str) -> Protocol:
         raise ProtocolError("dose.kind", "esketamine is dosed in fixed device doses")
     if route is Route.SUBLINGUAL_HOME and dose.kind != "troche":
         raise ProtocolError("dose.kind", "the sublingual route is dosed in troches")
+    if dose.kind == "fixed" and route is not Route.ESKETAMINE:
+        raise ProtocolError("dose.kind", "fixed device doses are for esketamine only")
+    if dose.kind == "troche" and route is not Route.SUBLINGUAL_HOME:
+        raise ProtocolError("dose.kind", "troches are for the sublingual route only")
     raw_phases = _get(data, "phases", "")
     if not isinstance(raw_phases, Mapping) or "induction" not in raw_phases:
         raise ProtocolError("phases", "must include an induction phase")
     unknown = set(raw_phases) - set(PHASES)
     if unknown:
-        raise ProtocolError("phases", f"unknown phase {sorted(unknown)[0]!r}")
+        name = sorted(unknown)[0]
+        raise ProtocolError(f"phases.{name}", f"unknown phase {name!r}: use {', '.join(PHASES)}")
     phases = {name: _phase(name, raw_phases[name], f"phases.{name}") for name in PHASES if name in raw_phases}
     reviews = _get(data, "reviews", "")
     if not isinstance(reviews, Mapping):
@@ -430,10 +493,13 @@ def parse_protocol(data: Mapping[str, Any], *, version: str) -> Protocol:
         safeguards = raw.get("safeguards")
         if not isinstance(safeguards, list) or not safeguards:
             raise ProtocolError("home.safeguards", "a home protocol lists its safeguards")
+        monitor = raw.get("monitor_required", True)
+        if not isinstance(monitor, bool):
+            raise ProtocolError("home.monitor_required", "must be true or false")
         home = HomeRules(
             _int(raw, "supply_stage_sessions", "home.", minimum=1) or 1,
             _int(raw, "renew_every_sessions", "home.", minimum=1) or 1,
-            bool(raw.get("monitor_required", True)),
+            monitor,
             tuple(str(s) for s in safeguards),
         )
     return Protocol(

@@ -9,9 +9,11 @@ interval after its last session. The esketamine label schedule therefore lands o
 
 `place_series` fits targets into real slots. For each target it tries the target day, then one day
 later, one earlier, two later and so on within the phase's tolerance, never closer than
-`min_gap_days` to the session before, and takes the slot whose time of day is nearest the first
-placed session's (patients keep a regular time). A target it cannot place is reported with the reason,
-never silently dropped. Availability is a function the caller passes in, so the core stays pure.
+`min_gap_days` to the session before, and takes the slot whose time of day is nearest the anchor's:
+`after` (the last session already booked) when given, else the first placed session (patients keep a
+regular time). A target it cannot place is reported with the reason (days before `not_before`, too
+close to the session before, closed or fully booked), never silently dropped. Availability is a
+function the caller passes in, so the core stays pure; give it datetimes in the clinic's time zone.
 """
 
 from __future__ import annotations
@@ -150,20 +152,25 @@ def place_series(
     placed: list[Placed] = []
     unplaced: list[Unplaced] = []
     previous = after
-    anchor: datetime | None = None
+    anchor: datetime | None = after
     for target in targets:
         chosen = None
+        early = close = full = 0
         for day in _search_days(target.on, tolerance_days):
             if not_before is not None and day < not_before:
+                early += 1
                 continue
             if previous is not None and (day - previous.date()).days < min_gap_days:
+                close += 1
                 continue
             free = [s for s in slots(day) if previous is None or s > previous]
             if free:
                 chosen = min(free, key=lambda s: (_minutes_apart(s, anchor), s))
                 break
+            full += 1
         if chosen is None:
-            unplaced.append(Unplaced(target, _reason(target, tolerance_days, min_gap_days)))
+            why = _why(early, close, full, min_gap_days, not_before)
+            unplaced.append(Unplaced(target, _reason(target, tolerance_days, why)))
             continue
         placed.append(Placed(target, chosen))
         previous = chosen
@@ -177,13 +184,25 @@ def _minutes_apart(slot: datetime, anchor: datetime | None) -> int:
     return abs((slot.hour * 60 + slot.minute) - (anchor.hour * 60 + anchor.minute))
 
 
-def _reason(target: Target, tolerance: int, gap: int) -> str:
+def _why(early: int, close: int, full: int, gap: int, not_before: date | None) -> str:
+    parts = []
+    if early:
+        parts.append(f"{_days(early)} before {not_before:%a %d %b}")
+    if close:
+        parts.append(f"{_days(close)} within {gap} day(s) of the session before")
+    if full:
+        parts.append(f"{_days(full)} closed or fully booked")
+    return "; ".join(parts)
+
+
+def _days(count: int) -> str:
+    return f"{count} day" + ("" if count == 1 else "s")
+
+
+def _reason(target: Target, tolerance: int, why: str) -> str:
     window = (
-        f"{target.on:%a %d %b}"
+        f"on {target.on:%a %d %b}"
         if tolerance == 0
-        else f"{tolerance} day(s) either side of {target.on:%a %d %b}"
+        else f"within {tolerance} day(s) either side of {target.on:%a %d %b}"
     )
-    return (
-        f"session {target.number}: no free slot {window} that keeps {gap} day(s) after the session before; "
-        "book it by hand or widen the search"
-    )
+    return f"session {target.number}: no free slot {window} ({why}); book it by hand or widen the search"

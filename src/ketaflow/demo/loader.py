@@ -33,6 +33,7 @@ from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 from .evaluations import load_evaluations, showcase_patients
 from .measures import MeasureGenerator
 from .patients import PatientGenerator, SyntheticPatient
+from .plans import load_plans
 from .pools import build_pools
 from .practice import (
     ACCOUNTS,
@@ -77,6 +78,7 @@ class DemoSummary:
     seconds: float
     measures: dict[str, int] = field(default_factory=dict)  # rows of measurement-based care, by kind
     evaluations: dict[str, int] = field(default_factory=dict)  # the evaluation pathway's records, by kind
+    plans: dict[str, int] = field(default_factory=dict)  # plans, appointments and invoices, by kind
 
 
 def demo_organization() -> Organization | None:
@@ -134,6 +136,7 @@ def load_demo(
         if progress is not None:
             progress(len(batch))
     evaluations = load_evaluations(organization, showcase_patients(organization, timezone.localdate()))
+    plans = load_plans(organization, timezone.now())
     return DemoSummary(
         organization_id=organization.pk,
         clinics=tuple(clinic.name for clinic in clinics),
@@ -142,6 +145,7 @@ def load_demo(
         seconds=round(time.perf_counter() - started, 3),
         measures=dict(measures.totals),
         evaluations=evaluations,
+        plans=plans,
     )
 
 

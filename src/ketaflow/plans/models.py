@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 
 from ketaflow.accounts.models import StaffMember
+from ketaflow.clinical.conditions import catalogue
 from ketaflow.clinical.eligibility.rules import Route
 from ketaflow.clinics.models import Clinic, TenantModel
 from ketaflow.patients.models import PatientChild
@@ -36,6 +37,10 @@ class ClinicProtocol(TenantModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    retired_reason = models.CharField(max_length=300, blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["key", "-number"]
@@ -145,6 +150,15 @@ class TreatmentPlan(PatientChild):
     @property
     def is_open(self) -> bool:
         return self.phase in OPEN_PHASES
+
+    @property
+    def condition_display(self) -> str:
+        """The condition's name from the catalogue, with its ICD-10 code (the key if unknown)."""
+        try:
+            found = catalogue().get(self.condition)
+        except KeyError:
+            return self.condition
+        return f"{found.display} ({found.icd10})"
 
 
 class PhaseChange(PatientChild):

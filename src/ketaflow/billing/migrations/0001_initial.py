@@ -8,171 +8,431 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinics', '0001_initial'),
-        ('patients', '0002_medication_vitalsigns'),
-        ('plans', '0001_initial'),
-        ('scheduling', '0001_initial'),
+        ("clinics", "0001_initial"),
+        ("patients", "0002_medication_vitalsigns"),
+        ("plans", "0001_initial"),
+        ("scheduling", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Estimate',
+            name="Estimate",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('lines', models.JSONField()),
-                ('total_cents', models.PositiveIntegerField()),
-                ('deposit_cents', models.PositiveIntegerField(default=0)),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='estimates', to='plans.treatmentplan')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("lines", models.JSONField()),
+                ("total_cents", models.PositiveIntegerField()),
+                ("deposit_cents", models.PositiveIntegerField(default=0)),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="estimates",
+                        to="plans.treatmentplan",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-recorded_at'],
+                "ordering": ["-recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('number', models.CharField(max_length=30)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('issued', 'Issued'), ('paid', 'Paid'), ('void', 'Void')], default='draft', max_length=6)),
-                ('issued_on', models.DateField(blank=True, null=True)),
-                ('due_on', models.DateField(blank=True, null=True)),
-                ('total_cents', models.PositiveIntegerField(default=0)),
-                ('paid_cents', models.IntegerField(default=0)),
-                ('diagnosis_codes', models.JSONField(default=list, help_text='ICD-10-CM codes for the superbill')),
-                ('void_reason', models.CharField(blank=True, max_length=300)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='plans.treatmentplan')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("number", models.CharField(max_length=30)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("issued", "Issued"),
+                            ("paid", "Paid"),
+                            ("void", "Void"),
+                        ],
+                        default="draft",
+                        max_length=6,
+                    ),
+                ),
+                ("issued_on", models.DateField(blank=True, null=True)),
+                ("due_on", models.DateField(blank=True, null=True)),
+                ("total_cents", models.PositiveIntegerField(default=0)),
+                ("paid_cents", models.IntegerField(default=0)),
+                (
+                    "diagnosis_codes",
+                    models.JSONField(default=list, help_text="ICD-10-CM codes for the superbill"),
+                ),
+                ("void_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="plans.treatmentplan",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-recorded_at'],
+                "ordering": ["-recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceLine',
+            name="InvoiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('description', models.CharField(max_length=200)),
-                ('quantity', models.PositiveSmallIntegerField(default=1)),
-                ('unit_cents', models.PositiveIntegerField()),
-                ('amount_cents', models.PositiveIntegerField()),
-                ('price_code', models.SlugField(blank=True, max_length=40)),
-                ('billing_codes', models.JSONField(default=list)),
-                ('service_date', models.DateField(blank=True, null=True)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scheduling.appointment')),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.invoice')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("description", models.CharField(max_length=200)),
+                ("quantity", models.PositiveSmallIntegerField(default=1)),
+                ("unit_cents", models.PositiveIntegerField()),
+                ("amount_cents", models.PositiveIntegerField()),
+                ("price_code", models.SlugField(blank=True, max_length=40)),
+                ("billing_codes", models.JSONField(default=list)),
+                ("service_date", models.DateField(blank=True, null=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="billing.invoice",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('kind', models.CharField(choices=[('payment', 'Payment'), ('deposit', 'Deposit'), ('refund', 'Refund')], default='payment', max_length=10)),
-                ('method', models.CharField(choices=[('card', 'Card'), ('cash', 'Cash'), ('check', 'Check'), ('hsa_fsa', 'HSA/FSA card'), ('bank', 'Bank transfer'), ('other', 'Other')], max_length=10)),
-                ('amount_cents', models.PositiveIntegerField()),
-                ('reference', models.CharField(blank=True, max_length=100)),
-                ('received_on', models.DateField()),
-                ('invoice', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='billing.invoice')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("payment", "Payment"), ("deposit", "Deposit"), ("refund", "Refund")],
+                        default="payment",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("card", "Card"),
+                            ("cash", "Cash"),
+                            ("check", "Check"),
+                            ("hsa_fsa", "HSA/FSA card"),
+                            ("bank", "Bank transfer"),
+                            ("other", "Other"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("amount_cents", models.PositiveIntegerField()),
+                ("reference", models.CharField(blank=True, max_length=100)),
+                ("received_on", models.DateField()),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="billing.invoice",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_on', '-recorded_at'],
+                "ordering": ["-received_on", "-recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='PriceItem',
+            name="PriceItem",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('code', models.SlugField(max_length=40)),
-                ('label', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=[('consultation', 'Consultation'), ('session', 'Treatment session'), ('add_on', 'Add-on'), ('package', 'Package'), ('membership', 'Membership (monthly)'), ('other', 'Other')], max_length=15)),
-                ('amount_cents', models.PositiveIntegerField()),
-                ('covers', models.SlugField(blank=True, help_text='For a package: the code of the session it covers', max_length=40)),
-                ('sessions', models.PositiveSmallIntegerField(default=1)),
-                ('appointment_type_key', models.SlugField(blank=True, help_text='The appointment type this price is charged for', max_length=30)),
-                ('billing_codes', models.JSONField(default=list, help_text='e.g. [{"system": "CPT", "code": "96365"}]')),
-                ('is_active', models.BooleanField(default=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("code", models.SlugField(max_length=40)),
+                ("label", models.CharField(max_length=120)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("consultation", "Consultation"),
+                            ("session", "Treatment session"),
+                            ("add_on", "Add-on"),
+                            ("package", "Package"),
+                            ("membership", "Membership (monthly)"),
+                            ("other", "Other"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("amount_cents", models.PositiveIntegerField()),
+                (
+                    "covers",
+                    models.SlugField(
+                        blank=True,
+                        help_text="For a package: the code of the session it covers",
+                        max_length=40,
+                    ),
+                ),
+                ("sessions", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "appointment_type_key",
+                    models.SlugField(
+                        blank=True, help_text="The appointment type this price is charged for", max_length=30
+                    ),
+                ),
+                (
+                    "billing_codes",
+                    models.JSONField(default=list, help_text='e.g. [{"system": "CPT", "code": "96365"}]'),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'label'],
+                "ordering": ["kind", "label"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('starts_on', models.DateField()),
-                ('ends_on', models.DateField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('price', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.priceitem')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("starts_on", models.DateField()),
+                ("ends_on", models.DateField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "price",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="billing.priceitem"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-starts_on'],
+                "ordering": ["-starts_on"],
             },
         ),
         migrations.CreateModel(
-            name='BillingSettings',
+            name="BillingSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('invoice_prefix', models.CharField(default='INV-', max_length=10)),
-                ('next_invoice_number', models.PositiveIntegerField(default=1, editable=False)),
-                ('payment_terms_days', models.PositiveSmallIntegerField(default=30)),
-                ('deposit_cents', models.PositiveIntegerField(default=0, help_text='Deposit asked at booking (0 = none)')),
-                ('tax_id', models.CharField(blank=True, max_length=20, verbose_name='tax ID (EIN)')),
-                ('billing_npi', models.CharField(blank=True, max_length=10, verbose_name='billing NPI')),
-                ('superbill_note', models.TextField(blank=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("invoice_prefix", models.CharField(default="INV-", max_length=10)),
+                ("next_invoice_number", models.PositiveIntegerField(default=1, editable=False)),
+                ("payment_terms_days", models.PositiveSmallIntegerField(default=30)),
+                (
+                    "deposit_cents",
+                    models.PositiveIntegerField(default=0, help_text="Deposit asked at booking (0 = none)"),
+                ),
+                ("tax_id", models.CharField(blank=True, max_length=20, verbose_name="tax ID (EIN)")),
+                ("billing_npi", models.CharField(blank=True, max_length=10, verbose_name="billing NPI")),
+                ("superbill_note", models.TextField(blank=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization',), name='billing_settings_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("organization",), name="billing_settings_once")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('organization', 'number'), name='invoice_number_unique'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "number"), name="invoice_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'void'), _negated=True), models.Q(('void_reason', ''), _negated=True), _connector='OR'), name='invoice_void_has_reason'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "void"), _negated=True),
+                    models.Q(("void_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="invoice_void_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoiceline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='invoice_line_quantity'),
+            model_name="invoiceline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)), name="invoice_line_quantity"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_cents__gt', 0)), name='payment_amount_positive'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_cents__gt", 0)), name="payment_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='priceitem',
-            constraint=models.UniqueConstraint(fields=('organization', 'code'), name='price_item_code'),
+            model_name="priceitem",
+            constraint=models.UniqueConstraint(fields=("organization", "code"), name="price_item_code"),
         ),
         migrations.AddConstraint(
-            model_name='priceitem',
-            constraint=models.CheckConstraint(condition=models.Q(('sessions__gte', 1)), name='price_item_sessions'),
+            model_name="priceitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sessions__gte", 1)), name="price_item_sessions"
+            ),
         ),
     ]

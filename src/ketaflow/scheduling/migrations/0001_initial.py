@@ -8,223 +8,628 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('clinics', '0001_initial'),
-        ('measurement', '0002_overdue_default_from_schedule'),
-        ('patients', '0002_medication_vitalsigns'),
-        ('plans', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("clinics", "0001_initial"),
+        ("measurement", "0002_overdue_default_from_schedule"),
+        ("patients", "0002_medication_vitalsigns"),
+        ("plans", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AppointmentType',
+            name="AppointmentType",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('key', models.SlugField(max_length=30)),
-                ('name', models.CharField(max_length=100)),
-                ('minutes', models.PositiveSmallIntegerField()),
-                ('room_kind', models.CharField(blank=True, choices=[('consult', 'Consultation room'), ('treatment', 'Treatment room'), ('chair', 'Treatment chair'), ('recovery', 'Recovery bay')], help_text='Blank for a visit that needs no room (telehealth)', max_length=20)),
-                ('required_roles', models.JSONField(default=list, help_text='Roles one of the booked staff must hold each')),
-                ('route', models.CharField(blank=True, help_text='The treatment route, for treatment visits', max_length=20)),
-                ('telehealth', models.BooleanField(default=False)),
-                ('instructions', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("key", models.SlugField(max_length=30)),
+                ("name", models.CharField(max_length=100)),
+                ("minutes", models.PositiveSmallIntegerField()),
+                (
+                    "room_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("consult", "Consultation room"),
+                            ("treatment", "Treatment room"),
+                            ("chair", "Treatment chair"),
+                            ("recovery", "Recovery bay"),
+                        ],
+                        help_text="Blank for a visit that needs no room (telehealth)",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "required_roles",
+                    models.JSONField(default=list, help_text="Roles one of the booked staff must hold each"),
+                ),
+                (
+                    "route",
+                    models.CharField(
+                        blank=True, help_text="The treatment route, for treatment visits", max_length=20
+                    ),
+                ),
+                ("telehealth", models.BooleanField(default=False)),
+                ("instructions", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('phase', models.CharField(blank=True, max_length=15)),
-                ('series_number', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('booked', 'Booked'), ('arrived', 'Arrived'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('no_show', 'No-show')], default='booked', max_length=10)),
-                ('notes', models.CharField(blank=True, max_length=300)),
-                ('status_reason', models.CharField(blank=True, max_length=300)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('reminder_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='plans.treatmentplan')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rescheduled_from', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='rescheduled_to', to='scheduling.appointment')),
-                ('room', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.room')),
-                ('treatment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointment', to='measurement.treatment')),
-                ('appointment_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scheduling.appointmenttype')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("phase", models.CharField(blank=True, max_length=15)),
+                ("series_number", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("arrived", "Arrived"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("no_show", "No-show"),
+                        ],
+                        default="booked",
+                        max_length=10,
+                    ),
+                ),
+                ("notes", models.CharField(blank=True, max_length=300)),
+                ("status_reason", models.CharField(blank=True, max_length=300)),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("reminder_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="plans.treatmentplan",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rescheduled_from",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rescheduled_to",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.room",
+                    ),
+                ),
+                (
+                    "treatment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointment",
+                        to="measurement.treatment",
+                    ),
+                ),
+                (
+                    "appointment_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scheduling.appointmenttype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at'],
+                "ordering": ["starts_at"],
             },
         ),
         migrations.CreateModel(
-            name='CalendarFeed',
+            name="CalendarFeed",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.staffmember')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.staffmember",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ClosedDay',
+            name="ClosedDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('reason', models.CharField(max_length=120)),
-                ('clinic', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinics.clinic')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("reason", models.CharField(max_length=120)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['day'],
+                "ordering": ["day"],
             },
         ),
         migrations.CreateModel(
-            name='Occupancy',
+            name="Occupancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slot', models.DateTimeField()),
-                ('appointment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='scheduling.appointment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('room', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinics.room')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slot", models.DateTimeField()),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="clinics.room",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.staffmember",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SchedulingSettings',
+            name="SchedulingSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reminder_hours_before', models.PositiveSmallIntegerField(default=24)),
-                ('reminders_enabled', models.BooleanField(default=True)),
-                ('patient_feed_title', models.CharField(default='Appointment at {clinic}', help_text="What a patient's calendar shows; keep clinical words out of it", max_length=100)),
-                ('series_search_days', models.PositiveSmallIntegerField(default=0, help_text="Extra days either side of a protocol's own tolerance when laying out a series")),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reminder_hours_before", models.PositiveSmallIntegerField(default=24)),
+                ("reminders_enabled", models.BooleanField(default=True)),
+                (
+                    "patient_feed_title",
+                    models.CharField(
+                        default="Appointment at {clinic}",
+                        help_text="What a patient's calendar shows; keep clinical words out of it",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "series_search_days",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="Extra days either side of a protocol's own tolerance when laying out a series",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StaffHours',
+            name="StaffHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('starts', models.TimeField()),
-                ('ends', models.TimeField()),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinics.clinic')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('staff', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='working_hours', to='accounts.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("starts", models.TimeField()),
+                ("ends", models.TimeField()),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="working_hours",
+                        to="accounts.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['weekday', 'starts'],
+                "ordering": ["weekday", "starts"],
             },
         ),
         migrations.CreateModel(
-            name='WaitlistEntry',
+            name="WaitlistEntry",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('earliest', models.DateField()),
-                ('latest', models.DateField(blank=True, null=True)),
-                ('notes', models.CharField(blank=True, max_length=300)),
-                ('status', models.CharField(choices=[('waiting', 'Waiting'), ('booked', 'Booked'), ('removed', 'Removed')], default='waiting', max_length=10)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scheduling.appointment')),
-                ('appointment_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scheduling.appointmenttype')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.clinic')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='plans.treatmentplan')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("earliest", models.DateField()),
+                ("latest", models.DateField(blank=True, null=True)),
+                ("notes", models.CharField(blank=True, max_length=300)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("waiting", "Waiting"), ("booked", "Booked"), ("removed", "Removed")],
+                        default="waiting",
+                        max_length=10,
+                    ),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "appointment_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scheduling.appointmenttype",
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.clinic"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="plans.treatmentplan",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['recorded_at'],
+                "ordering": ["recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='AppointmentStaff',
+            name="AppointmentStaff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(blank=True, max_length=20)),
-                ('appointment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='staff_rows', to='scheduling.appointment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('staff', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.CharField(blank=True, max_length=20)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_rows",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.organization",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.staffmember",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('appointment', 'staff'), name='appointment_staff_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("appointment", "staff"), name="appointment_staff_once")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='appointmenttype',
-            constraint=models.UniqueConstraint(fields=('organization', 'key'), name='appointment_type_key'),
+            model_name="appointmenttype",
+            constraint=models.UniqueConstraint(fields=("organization", "key"), name="appointment_type_key"),
         ),
         migrations.AddConstraint(
-            model_name='appointmenttype',
-            constraint=models.CheckConstraint(condition=models.Q(('minutes__gt', 0)), name='appointment_type_minutes'),
+            model_name="appointmenttype",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("minutes__gt", 0)), name="appointment_type_minutes"
+            ),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['organization', 'clinic', 'starts_at'], name='appointment_org_clinic_start'),
+            model_name="appointment",
+            index=models.Index(
+                fields=["organization", "clinic", "starts_at"], name="appointment_org_clinic_start"
+            ),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['organization', 'patient', 'starts_at'], name='appointment_org_patient'),
+            model_name="appointment",
+            index=models.Index(
+                fields=["organization", "patient", "starts_at"], name="appointment_org_patient"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='appointment_ends_after_start'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                name="appointment_ends_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['booked', 'arrived', 'completed']), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='appointment_cancel_has_reason'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["booked", "arrived", "completed"]),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="appointment_cancel_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calendarfeed',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('patient__isnull', False), ('staff__isnull', True)), models.Q(('patient__isnull', True), ('staff__isnull', False)), _connector='OR'), name='calendar_feed_one_owner'),
+            model_name="calendarfeed",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("patient__isnull", False), ("staff__isnull", True)),
+                    models.Q(("patient__isnull", True), ("staff__isnull", False)),
+                    _connector="OR",
+                ),
+                name="calendar_feed_one_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='closedday',
-            constraint=models.UniqueConstraint(fields=('organization', 'clinic', 'day'), name='closed_day_once'),
+            model_name="closedday",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "clinic", "day"), name="closed_day_once"
+            ),
         ),
         migrations.AddIndex(
-            model_name='occupancy',
-            index=models.Index(fields=['organization', 'slot'], name='occupancy_org_slot'),
+            model_name="occupancy",
+            index=models.Index(fields=["organization", "slot"], name="occupancy_org_slot"),
         ),
         migrations.AddConstraint(
-            model_name='occupancy',
-            constraint=models.UniqueConstraint(condition=models.Q(('room__isnull', False)), fields=('room', 'slot'), name='occupancy_room_slot'),
+            model_name="occupancy",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("room__isnull", False)),
+                fields=("room", "slot"),
+                name="occupancy_room_slot",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='occupancy',
-            constraint=models.UniqueConstraint(condition=models.Q(('staff__isnull', False)), fields=('staff', 'slot'), name='occupancy_staff_slot'),
+            model_name="occupancy",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("staff__isnull", False)),
+                fields=("staff", "slot"),
+                name="occupancy_staff_slot",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='occupancy',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('room__isnull', False), ('staff__isnull', True)), models.Q(('room__isnull', True), ('staff__isnull', False)), _connector='OR'), name='occupancy_room_or_staff'),
+            model_name="occupancy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("room__isnull", False), ("staff__isnull", True)),
+                    models.Q(("room__isnull", True), ("staff__isnull", False)),
+                    _connector="OR",
+                ),
+                name="occupancy_room_or_staff",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='schedulingsettings',
-            constraint=models.UniqueConstraint(fields=('organization',), name='scheduling_settings_once'),
+            model_name="schedulingsettings",
+            constraint=models.UniqueConstraint(fields=("organization",), name="scheduling_settings_once"),
         ),
         migrations.AddConstraint(
-            model_name='staffhours',
-            constraint=models.CheckConstraint(condition=models.Q(('ends__gt', models.F('starts'))), name='staff_hours_order'),
+            model_name="staffhours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends__gt", models.F("starts"))), name="staff_hours_order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='staffhours',
-            constraint=models.CheckConstraint(condition=models.Q(('weekday__lte', 6)), name='staff_hours_weekday'),
+            model_name="staffhours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weekday__lte", 6)), name="staff_hours_weekday"
+            ),
         ),
     ]
