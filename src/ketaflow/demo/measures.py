@@ -506,7 +506,7 @@ class MeasureGenerator:
                 response = QuestionnaireResponse(
                     id=ids(), organization_id=org, patient_id=patient.pk, instrument_id=instrument.id,
                     recorded_by_id=staff_entry if in_clinic else None, instrument_version=instrument.version,
-                    authored_at=occasion.at + timedelta(minutes=2 * offset),
+                    authored_at=min(occasion.at + timedelta(minutes=2 * offset), self.now),
                     source=CLINICIAN if in_clinic else LINK, answers=rows,
                     safety_flags=list(result.safety_flags), findings=list(result.findings))
                 pending.responses.append(response)
