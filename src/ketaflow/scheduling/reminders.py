@@ -10,7 +10,6 @@ or the route, since phones and mailboxes are read by others.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +26,6 @@ from ketaflow.measurement.reminders import channel_for
 from ketaflow.measurement.sms import send_to_patient, sms_backend
 
 from .models import Appointment, SchedulingSettings
-
-log = logging.getLogger(__name__)
 
 VIA = "appt-rem"  # the audit trail's `via` holds 10 characters
 ESCORT_LINE = (
