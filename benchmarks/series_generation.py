@@ -200,16 +200,11 @@ def signed_iv_plans(org: Any, clinic: Any, patients: list[Any], prescriber: Any,
 
 
 def actor_for(member: Any) -> Any:
-    from ketaflow.accounts.actor import Actor
+    from ketaflow.accounts.services import actor_for as staff_actor
 
-    return Actor(
-        user_id=member.user_id,
-        username=member.user.username,
-        organization_id=member.organization_id,
-        roles=member.roles,
-        staff_id=member.pk,
-        ip_address="127.0.0.1",
-    )
+    actor = staff_actor(member.user, ip_address="127.0.0.1")
+    assert actor is not None
+    return actor
 
 
 # ---------- this benchmark ----------

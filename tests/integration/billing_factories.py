@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import timezone
-
 from ketaflow.accounts.roles import Role
 from ketaflow.clinical.protocols import builtin_protocols, find
 from ketaflow.plans.models import TreatmentPlan
@@ -81,7 +79,3 @@ def clerk(practice):
 
 def owner(practice):
     return actor_of(practice.staff[Role.OWNER])
-
-
-def now_date() -> dt.date:
-    return timezone.localdate()

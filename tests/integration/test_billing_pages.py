@@ -8,7 +8,7 @@ import pytest
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.billing import invoices
-from ketaflow.billing.models import Invoice, PriceItem
+from ketaflow.billing.models import BillingSettings, Invoice, PriceItem
 from ketaflow.billing.superbill import superbill_pdf
 from ketaflow.validation import Forbidden
 from tests.factories import ConditionFactory, actor_of
@@ -75,6 +75,8 @@ def test_the_settings_page_saves_the_deposit_and_refuses_a_bad_npi(practice):
     )
     page = text_of(owner.get("/billing/settings/"))
     assert "The next invoice number is KF-000001" in page
+    saved = BillingSettings.objects.get(organization=practice.org)
+    assert (saved.deposit_cents, saved.billing_npi, saved.payment_terms_days) == (150_00, "1234567893", 14)
 
 
 def test_the_estimate_page_shows_the_package_its_saving_and_the_deposit_then_saves_and_accepts(practice):

@@ -12,7 +12,7 @@ from ketaflow.billing.codes import iv_added_hours
 from ketaflow.billing.defaults import ensure_price_list, settings_for
 from ketaflow.billing.models import Invoice, PriceItem
 from ketaflow.validation import Forbidden, NotFound, ValidationFailed
-from tests.factories import ConditionFactory
+from tests.factories import ConditionFactory, PatientFactory
 from tests.integration.billing_factories import appointment, clerk, owner, plan_for
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +183,7 @@ def test_a_held_deposit_is_applied_up_to_the_balance_and_the_rest_stays_held(pra
     payments.record_payment(
         clerk(practice), practice.patient.pk, kind="deposit", method="card", amount_cents=700_00
     )
-    deposit = practice.patient and payments.payments_of(practice.org.pk).get(kind="deposit")
+    deposit = payments.payments_of(practice.org.pk).get(kind="deposit")
     invoice = issued_invoice(practice)
     applied = payments.apply_deposit(clerk(practice), deposit.pk, invoice.pk)
     invoice.refresh_from_db()
@@ -261,6 +261,18 @@ def test_the_problem_list_adds_diagnosis_codes_after_the_plans_condition(practic
         clerk(practice), practice.patient.pk, lines=[{"price_code": "iv-session"}], plan_id=plan.pk
     )
     assert [d["code"] for d in invoice.diagnosis_codes] == ["F33.2", "F41.1"]
+
+
+def test_an_invoice_refuses_a_plan_of_another_patient_on_the_plan_field(practice):
+    other = PatientFactory(home_clinic=practice.clinic)
+    theirs = plan_for(practice, patient=other)
+    for plan_id in (theirs.pk, "not-a-plan"):
+        with pytest.raises(ValidationFailed) as failed:
+            invoices.create_invoice(
+                clerk(practice), practice.patient.pk, lines=[{"price_code": "iv-session"}], plan_id=plan_id
+            )
+        assert failed.value.errors[0].field == "plan_id"
+    assert not Invoice.objects.filter(organization=practice.org).exists()
 
 
 def test_another_organizations_invoices_plans_and_patients_are_not_found(practice, stranger):

@@ -15,10 +15,10 @@ from ketaflow.audit.trail import verify_chain
 from ketaflow.billing.models import Estimate, Invoice, Payment
 from ketaflow.clinics.models import OpeningHours
 from ketaflow.demo.loader import DemoSummary, load_demo
-from ketaflow.demo.plans import PAST_EVALUATION
+from ketaflow.demo.planned import PAST_EVALUATION
 from ketaflow.demo.showcase import showcase_planned
 from ketaflow.measurement.models import MeasurementPlan, Treatment
-from ketaflow.plans.models import DoseChange, TreatmentPlan
+from ketaflow.plans.models import DoseChange, ReviewPoint, TreatmentPlan
 from ketaflow.plans.snapshot import protocol_of
 from ketaflow.scheduling.models import Appointment, AppointmentStaff, ClosedDay, StaffHours, WaitlistEntry
 
@@ -148,4 +148,10 @@ def test_the_summary_counts_the_rows_and_the_audit_chain_holds(demo):
     assert demo.plans["invoices"] == Invoice.objects.for_organization(org).count()
     created = AuditEvent.objects.filter(chain=chain_key(org), object_type="TreatmentPlan", action="create")
     assert created.count() == demo.plans["plans"] + demo.plans["showcase plans"]
+    # Review points are raised as completing visits raises them: on open, signed plans, each audited.
+    points = ReviewPoint.objects.for_organization(org).select_related("plan")
+    assert demo.plans.get("review points", 0) == points.count()
+    assert all(p.plan.is_open and p.plan.status == "signed" for p in points)
+    raised = AuditEvent.objects.filter(chain=chain_key(org), object_type="ReviewPoint", action="create")
+    assert raised.count() == points.count()
     assert verify_chain(chain_key(org)).ok

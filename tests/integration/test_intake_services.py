@@ -10,11 +10,11 @@ from django.utils import timezone
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.intake import submission
+from ketaflow.intake.facts import intake_facts
 from ketaflow.intake.models import Intake
 from ketaflow.intake.services import (
     LINK_LIFETIME_DAYS,
     IntakeUnavailable,
-    intake_facts,
     latest_submitted_intake,
     mark_reviewed,
     open_intake,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 
 from django.utils import timezone
 
@@ -55,6 +56,8 @@ def test_a_clinic_version_is_saved_through_the_api_and_a_bad_value_names_its_fie
     assert [v["version"] for v in body["history"]] == ["clinic-1", "2026.11.1"]
     old = api.get("/protocols/iv-depression", {"version": "2026.11.1"}).json()
     assert old["definition"]["dose"]["cap_mg"] == "100"
+    assert old["version"] == "2026.11.1" and old["current_version"] == "clinic-1"
+    assert api.get("/protocols/iv-depression", {"version": "clinic-9"}).status_code == 404
     nurse = api_as(practice.staff[Role.NURSE])
     assert (
         nurse.post(
@@ -113,6 +116,10 @@ def test_a_plan_round_trip_from_draft_to_signed_to_a_resolved_review(practice):
     assert moved.json()["phase"] == "maintenance"
     listed = api.get(f"/patients/{practice.patient.pk}/plans").json()
     assert [p["id"] for p in listed["items"]] == [plan["id"]]
+    item = listed["items"][0]
+    assert [c["reason"] for c in item["dose_changes"]] == ["plan created", "No response"]
+    assert [(c["from_phase"], c["to_phase"]) for c in item["phase_changes"]] == [("induction", "maintenance")]
+    assert end["id"] in [p["id"] for p in item["review_points"]]
 
 
 def test_signing_through_the_api_says_what_is_missing(practice):
@@ -135,3 +142,5 @@ def test_another_organizations_plans_are_not_found(practice, stranger):
     assert outsider.get(f"/patients/{practice.patient.pk}/plans").status_code == 404
     body = plan_body(stranger)
     assert outsider.post(f"/patients/{practice.patient.pk}/plans", body).status_code == 404
+    assert list(TreatmentPlan.objects.values_list("pk", flat=True)) == [uuid.UUID(plan["id"])]
+    assert TreatmentPlan.objects.get().status == "draft"  # the outsider's sign changed nothing

@@ -103,6 +103,7 @@ def test_the_new_plan_page_offers_approved_routes_first_and_disables_the_others_
     assert "Esketamine nasal spray is not approved for this patient yet" in text_of(page)
     assert 'value="esketamine-trd" disabled' in html
     assert "strongly discourages unsupervised home use" in text_of(page)
+    assert '<option value="14">Every 14 days</option>' in html  # the esketamine protocol's intervals
     preview = prescriber.get(
         f"/plans/patients/{practice.patient.pk}/preview/",
         {"protocol_key": "iv-depression", "mg_per_kg": "0.75"},

@@ -12,6 +12,7 @@ from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.clinical.protocols import builtin_protocols
 from ketaflow.plans import library as lib
+from ketaflow.plans.editing import definition_from, initial_from
 from ketaflow.plans.models import ReviewPoint
 from ketaflow.plans.reviews import refresh_review_points, resolve_review_point
 from ketaflow.plans.snapshot import protocol_of
@@ -138,6 +139,13 @@ def test_a_bad_definition_names_the_dotted_field_and_saves_nothing(practice):
         )
     assert failure.value.errors[0].field == "dose.cap_mg"
     assert lib.get_protocol(practice.org.pk, "iv-depression").version == "2026.11.1"
+
+
+def test_a_blank_titration_count_in_the_clone_form_keeps_the_source_protocols_count():
+    source = shipped("iv-depression")
+    assert source["dose"]["titration"]["after_sessions"] == 2
+    edited = definition_from(source, initial_from(source) | {"titration_after": ""})
+    assert edited["dose"]["titration"]["after_sessions"] == 2
 
 
 def test_retiring_the_clinic_version_brings_back_the_shipped_one(practice):

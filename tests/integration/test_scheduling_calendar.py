@@ -65,6 +65,8 @@ def test_the_day_page_puts_each_appointment_in_its_chair_column_and_time_row(pra
     tag = cell_of(html, second)
     assert (attribute(tag, "data-column"), attribute(tag, "data-starts"), attribute(tag, "rowspan")) == (
         str(chairs[0].pk), "10:15", "18")
+    page = reverse("scheduling:appointment", args=[second.pk])
+    assert f'<span class="cal-appt__name"><a href="{page}">Briar Okafor</a></span>' in html
     text = text_of(response)
     assert practice.patient.display_name in text and "Briar Okafor" in text
     assert "IV infusion" in text and "NR" in text and "Booked" in text

@@ -1,4 +1,4 @@
-"""Dose arithmetic a nurse checks line by line (ketaflow.clinical.dosing)."""
+"""Dose arithmetic a nurse checks line by line (ketaflow.clinical.dosing and .dose_units)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ from decimal import Decimal as D
 
 import pytest
 
+from ketaflow.clinical.dose_units import esketamine_devices, troches
 from ketaflow.clinical.dosing import (
     DoseError,
     Override,
     WeightBasis,
     check_rate,
     dosing_weight,
-    esketamine_devices,
     fixed_dose,
     ideal_body_weight,
     infusion,
     measurable,
-    troches,
     weight_based_dose,
 )
 
@@ -150,6 +149,7 @@ def test_an_override_above_the_cap_records_the_reason_beside_the_dose():
         actual("150"),
         cap_mg=D(100),
         concentration_mg_per_ml=D(10),
+        increment_ml=D("0.1"),
         override=Override(D(120), "tolerated 100 mg twice without response"),
     )
     assert dose.mg == D(120) and dose.overridden and not dose.capped
@@ -195,16 +195,29 @@ def test_a_dose_smaller_than_one_syringe_step_is_refused():
     assert caught.value.field == "concentration_mg_per_ml"
 
 
+def test_a_volume_needs_the_protocols_measuring_step_rather_than_a_default():
+    with pytest.raises(DoseError) as caught:
+        fixed_dose(D(40), cap_mg=D(100), concentration_mg_per_ml=D(10))
+    assert caught.value.field == "increment_ml"
+
+
 def test_mg_per_kg_per_hour_multiplies_by_the_hours_and_shows_the_minutes():
     dose = weight_based_dose(
-        D("0.35"), actual("60"), cap_mg=D(100), concentration_mg_per_ml=D(10), hours=D(4)
+        D("0.35"),
+        actual("60"),
+        cap_mg=D(100),
+        concentration_mg_per_ml=D(10),
+        increment_ml=D("0.1"),
+        hours=D(4),
     )
     assert dose.mg == D(84)
     assert "0.35 mg/kg/h x 60.0 kg (actual body weight) x 240 min / 60 = 84.0 mg" in dose.arithmetic
 
 
 def test_the_bag_holds_the_drug_plus_the_diluent_and_the_pump_runs_it_over_the_duration():
-    dose = weight_based_dose(D("0.5"), actual("80"), cap_mg=D(100), concentration_mg_per_ml=D(10))
+    dose = weight_based_dose(
+        D("0.5"), actual("80"), cap_mg=D(100), concentration_mg_per_ml=D(10), increment_ml=D("0.1")
+    )
     bag = infusion(dose, bag_ml=D(100), duration_min=40, min_duration_min=40)
     assert (bag.drug_ml, bag.total_ml, bag.rate_ml_per_h, bag.mg_per_h) == (
         D("4.0"),
@@ -219,7 +232,7 @@ def test_the_bag_holds_the_drug_plus_the_diluent_and_the_pump_runs_it_over_the_d
 
 
 def test_the_pump_rate_is_rounded_down_so_the_infusion_never_runs_faster_than_planned():
-    dose = fixed_dose(D(63), cap_mg=D(100), concentration_mg_per_ml=D(10))
+    dose = fixed_dose(D(63), cap_mg=D(100), concentration_mg_per_ml=D(10), increment_ml=D("0.1"))
     bag = infusion(dose, bag_ml=D(100), duration_min=40, min_duration_min=40)
     assert bag.rate_ml_per_h == D("159.4")  # 106.3 mL / (40/60) h = 159.45
     assert "rounded down so it never runs faster" in bag.arithmetic[1]
@@ -227,7 +240,7 @@ def test_the_pump_rate_is_rounded_down_so_the_infusion_never_runs_faster_than_pl
 
 
 def test_an_infusion_faster_than_the_protocol_minimum_is_refused_on_duration_min():
-    dose = fixed_dose(D(40), cap_mg=D(100), concentration_mg_per_ml=D(10))
+    dose = fixed_dose(D(40), cap_mg=D(100), concentration_mg_per_ml=D(10), increment_ml=D("0.1"))
     with pytest.raises(DoseError) as caught:
         infusion(dose, bag_ml=D(100), duration_min=30, min_duration_min=40)
     assert caught.value.field == "duration_min"

@@ -44,6 +44,12 @@ def test_every_shipped_protocol_parses_again_from_its_own_definition(protocol):
     assert protocol.label == f"{protocol.name} (v{protocol.version})"
 
 
+@pytest.mark.parametrize("protocol", builtin_protocols(), ids=lambda p: p.key)
+def test_every_shipped_phase_names_its_source_or_marks_its_schedule_verify(protocol):
+    for name, phase in protocol.phases.items():
+        assert phase.source, f"{protocol.key} {name} has no source"
+
+
 def test_iv_depression_is_half_a_milligram_per_kilogram_over_40_minutes_six_within_21_days():
     iv = shipped("iv-depression")
     assert iv.route is Route.IV and iv.setting == "clinic"
@@ -204,6 +210,7 @@ def bad(change: Any, key: str = "iv-depression") -> ProtocolError:
             lambda d: d["phases"]["induction"].update(options_every_days=[7]),
             "phases.induction.options_every_days",
         ),
+        ("iv-depression", lambda d: d["phases"]["induction"].update(source=7), "phases.induction.source"),
         ("iv-depression", lambda d: d["reviews"].pop("futility_after"), "reviews.futility_after"),
         ("iv-depression", lambda d: d["reviews"].update(futility_after=0), "reviews.futility_after"),
         ("iv-depression", lambda d: d.update(chair_minutes=2), "chair_minutes"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
@@ -22,7 +23,6 @@ from pydantic import Field
 
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.prescribing import PatientMeasures, Prescription
-from ketaflow.paging import paginate
 from ketaflow.patients import services as registry
 from ketaflow.plans import changes, reviews, services
 from ketaflow.plans import library as lib
@@ -32,7 +32,7 @@ from ketaflow.plans.models import ReviewPoint, TreatmentPlan
 from ketaflow.validation import NotFound, ValidationFailed
 
 from .auth import actor_of
-from .pagination import PageOut, PageQuery, page_body, refuse_unknown_query
+from .pagination import PageOut, PageQuery, paged, refuse_unknown_query
 from .schemas import Id, IsoDate, PatientId, StrictInput
 from .schemas import responses as documented
 
@@ -229,6 +229,10 @@ class PlanPage(PageOut):
 # Bodies ----------------------------------------------------------------------------------------------
 
 
+HISTORIES = ("dose_changes", "phase_changes", "review_points")
+_recorded = attrgetter("recorded_at")
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else f"{Decimal(value).normalize():f}"
 
@@ -266,7 +270,8 @@ def _dose_body(prescription: Prescription) -> dict[str, Any]:
 
 
 def plan_body(plan: TreatmentPlan) -> dict[str, Any]:
-    points = ReviewPoint.objects.for_organization(plan.organization_id).filter(plan=plan)
+    """The plan with its histories, oldest first (read through the plan's relations, so a list can
+    prefetch them: see HISTORIES)."""
     return {
         "id": plan.pk, "patient_id": plan.patient_id, "clinic_id": plan.clinic_id,
         "protocol_key": plan.protocol_key, "protocol_version": plan.protocol_version,
@@ -285,18 +290,18 @@ def plan_body(plan: TreatmentPlan) -> dict[str, Any]:
             {"id": c.pk, "mg_per_kg": _s(c.mg_per_kg), "mg": _s(c.mg), "summary": c.summary,
              "arithmetic": c.arithmetic, "overridden": c.overridden, "reason": c.reason,
              "effective_on": c.effective_on, "recorded_at": c.recorded_at}
-            for c in plan.dose_changes.order_by("recorded_at")
+            for c in sorted(plan.dose_changes.all(), key=_recorded)
         ],
         "phase_changes": [
             {"id": c.pk, "from_phase": c.from_phase, "to_phase": c.to_phase, "effective_on": c.effective_on,
              "reason": c.reason, "recorded_at": c.recorded_at}
-            for c in plan.phase_changes.order_by("recorded_at")
+            for c in sorted(plan.phase_changes.all(), key=_recorded)
         ],
         "review_points": [
             {"id": p.pk, "kind": p.kind, "title": p.title, "reason": p.reason, "source": p.source,
              "status": p.status, "sessions_given": p.sessions_given, "resolution": p.resolution,
              "resolved_at": p.resolved_at}
-            for p in points.order_by("recorded_at")
+            for p in sorted(plan.review_points.all(), key=_recorded)
         ],
     }
 
@@ -326,11 +331,7 @@ def get_protocol(request: HttpRequest, key: ProtocolKey, version: str | None = N
     actor = actor_of(request)
     actor.require(Permission.VIEW_CLINICAL)
     entry = lib.library_entry(actor.organization_id, key)
-    wanted = [v for v in entry.history if v.version == version]
-    shown = entry.current if version is None else (wanted[0] if wanted else None)
-    if shown is None:
-        raise NotFound("protocol version")
-    return _protocol_body(entry, shown)
+    return _protocol_body(entry, entry.named(version))
 
 
 @router.post("/protocols/{key}/versions", response=documented(201, ProtocolOut))
@@ -341,8 +342,7 @@ def create_protocol_version(request: HttpRequest, key: ProtocolKey, payload: Clo
     row = lib.clone_protocol(actor, key, version=payload.based_on_version, definition=payload.definition,
                              change_note=payload.change_note)
     entry = lib.library_entry(actor.organization_id, row.key)
-    shown = next(v for v in entry.history if v.number == row.number)
-    return Status(201, _protocol_body(entry, shown))
+    return Status(201, _protocol_body(entry, entry.named(row.version)))
 
 
 @router.post("/dose-calculations", response=documented(200, DoseOut))
@@ -375,10 +375,12 @@ def list_patient_plans(request: HttpRequest, patient_id: PatientId, query: Query
     actor.require(Permission.VIEW_CLINICAL)
     refuse_unknown_query(request, PageQuery)
     patient = registry.open_patient(actor, patient_id, purpose="plans")
-    rows = services.plans_of(actor.organization_id).filter(patient=patient).order_by("-recorded_at")
-    page = paginate(rows, query.page, query.page_size)
-    body = page_body(request, page)
-    body["items"] = [plan_body(p) for p in page.items]
+    rows = (
+        services.plans_of(actor.organization_id).filter(patient=patient).order_by("-recorded_at")
+        .prefetch_related(*HISTORIES)
+    )
+    body = paged(request, rows, query)
+    body["items"] = [plan_body(p) for p in body["items"]]
     return body
 
 

@@ -24,6 +24,7 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinics.models import Clinic
 from ketaflow.paging import paginate
+from ketaflow.plans.models import TreatmentPlan
 from ketaflow.scheduling import services
 from ketaflow.scheduling.availability import free_slots
 from ketaflow.scheduling.booking import _minutes
@@ -259,8 +260,6 @@ def list_free_slots(request: HttpRequest, clinic_id: ClinicId, query: Query[Slot
         raise ValidationFailed.single("date", "Enter a date as YYYY-MM-DD.") from None
     plan = None
     if query.plan_id:
-        from ketaflow.plans.models import TreatmentPlan
-
         plan = TreatmentPlan.objects.for_organization(actor.organization_id).one(query.plan_id, "plan")
     found = free_slots(
         actor.organization_id, clinic, kind, day, minutes=_minutes(kind, plan), after=timezone.now()

@@ -166,8 +166,9 @@ def estimate_for_plan(
     return estimate
 
 
-def preview_for_plan(actor: Actor, plan_id: uuid.UUID | str) -> tuple[TreatmentPlan, Draft]:
-    """The plan and what its estimate would be now (not stored); the read is audited."""
+def open_plan_for_estimate(actor: Actor, plan_id: uuid.UUID | str) -> TreatmentPlan:
+    """The plan (NotFound for another organization's), read for its estimate; the read is audited.
+    `draft_for_plan` then says what the estimate would be now."""
     actor.require(Permission.VIEW_DEMOGRAPHICS)
     with transaction.atomic():
         plan = load_plan(actor, plan_id)
@@ -179,7 +180,7 @@ def preview_for_plan(actor: Actor, plan_id: uuid.UUID | str) -> tuple[TreatmentP
             patient_id=plan.patient_id,
             detail={"purpose": "estimate"},
         )
-    return plan, draft_for_plan(actor, plan)
+    return plan
 
 
 def plan_estimates(actor: Actor, plan: TreatmentPlan) -> list[Estimate]:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ketaflow.accounts.roles import Permission
 from ketaflow.measurement.worklists import audited_page
 from ketaflow.patients.services import open_patient
+from ketaflow.patients.views import page_number
 from ketaflow.validation import ValidationFailed
 from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
@@ -24,22 +25,24 @@ from .forms import InvoiceFilter, LineForm, PaymentForm, VoidForm
 from .models import Invoice, Payment
 from .superbill import superbill_pdf
 
+PAGE_SIZE = 50
+
 
 @require_GET
 @staff_view(Permission.VIEW_DEMOGRAPHICS)
 def invoice_list(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    form = InvoiceFilter(request.GET or None)
+    form = InvoiceFilter(request.GET)
     form.is_valid()
+    chosen = form.cleaned_data
     rows = invoices.invoices_of(actor.organization_id).select_related("patient").order_by("-recorded_at")
-    status = (form.cleaned_data or {}).get("status") if form.is_bound else ""
-    if status:
-        rows = rows.filter(status=status)
-    if form.is_bound and (form.cleaned_data or {}).get("balance") == "open":
+    if chosen.get("status"):
+        rows = rows.filter(status=chosen["status"])
+    if chosen.get("balance") == "open":
         rows = rows.filter(status=Invoice.Status.ISSUED)
-    raw_page = request.GET.get("page", "1")
-    number = int(raw_page) if raw_page.isdigit() and raw_page != "0" else 1
-    page = audited_page(actor, rows, "Invoice", page=number, page_size=50, list="invoices")
+    page = audited_page(
+        actor, rows, "Invoice", page=page_number(request), page_size=PAGE_SIZE, list="invoices"
+    )
     return render(
         request,
         "billing/invoices.html",

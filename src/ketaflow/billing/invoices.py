@@ -33,8 +33,8 @@ from ketaflow.clinics.models import TenantQuerySet
 from ketaflow.patients.models import Condition, Patient
 from ketaflow.patients.services import _load
 from ketaflow.plans.models import TreatmentPlan
-from ketaflow.scheduling.models import Appointment
-from ketaflow.validation import FieldError, ValidationFailed
+from ketaflow.scheduling.models import ACTIVE, Appointment
+from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .amounts import check_cents
 from .codes import codes_for_visit
@@ -44,7 +44,7 @@ from .prices import SELLABLE, clean_codes
 
 MAX_REASON = 300
 MAX_LINES = 100
-INVOICEABLE = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
+INVOICEABLE = ACTIVE  # booked, arrived or completed: a visit that was not cancelled
 
 
 def invoices_of(organization_id: uuid.UUID) -> TenantQuerySet:
@@ -85,10 +85,11 @@ def _plan_of(actor: Actor, patient: Patient, plan_id: uuid.UUID | str | None) ->
     if plan_id in (None, ""):
         return None
     plans = TreatmentPlan.objects.for_organization(actor.organization_id).filter(patient=patient)
-    plan = plans.filter(pk=plan_id).first() if _is_uuid(plan_id) else None
-    if plan is None:
-        raise ValidationFailed.single("plan_id", "Choose one of this patient's plans.")
-    return plan
+    try:
+        found: TreatmentPlan = plans.one(plan_id, "plan")
+    except NotFound as exc:  # another patient's plan is named as the field's error
+        raise ValidationFailed.single("plan_id", "Choose one of this patient's plans.") from exc
+    return found
 
 
 def _is_uuid(value: object) -> bool:
@@ -149,13 +150,17 @@ def _create(
         diagnosis_codes=diagnosis_codes(patient, plan),
         recorded_by_id=actor.user_id,
     )
-    total = 0
-    for line in lines:
-        amount = line["quantity"] * line["unit_cents"]
-        total += amount
-        InvoiceLine.objects.create(
-            organization_id=actor.organization_id, invoice=invoice, amount_cents=amount, **line
+    rows = [
+        InvoiceLine(
+            organization_id=actor.organization_id,
+            invoice=invoice,
+            amount_cents=line["quantity"] * line["unit_cents"],
+            **line,
         )
+        for line in lines
+    ]
+    InvoiceLine.objects.bulk_create(rows)
+    total = sum(row.amount_cents for row in rows)
     invoice.total_cents = total
     invoice.save(update_fields=["total_cents"])
     record(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
@@ -43,10 +43,15 @@ def payments_of(organization_id: uuid.UUID) -> TenantQuerySet:
 
 def held_credit_cents(organization_id: uuid.UUID, patient_id: uuid.UUID) -> int:
     """Deposits held without an invoice, less refunds made from them."""
-    held = payments_of(organization_id).filter(patient_id=patient_id, invoice__isnull=True)
-    deposits = held.filter(kind=Payment.Kind.DEPOSIT).aggregate(s=Sum("amount_cents"))["s"] or 0
-    refunds = held.filter(kind=Payment.Kind.REFUND).aggregate(s=Sum("amount_cents"))["s"] or 0
-    return int(deposits - refunds)
+    sums = (
+        payments_of(organization_id)
+        .filter(patient_id=patient_id, invoice__isnull=True)
+        .aggregate(
+            deposits=Sum("amount_cents", filter=Q(kind=Payment.Kind.DEPOSIT), default=0),
+            refunds=Sum("amount_cents", filter=Q(kind=Payment.Kind.REFUND), default=0),
+        )
+    )
+    return int(sums["deposits"] - sums["refunds"])
 
 
 def _settle(invoice: Invoice) -> None:

@@ -67,7 +67,7 @@ def superbill_html(invoice: Invoice) -> str:
             "paid": money(invoice.paid_cents, config.currency),
             "balance": money(invoice.balance_cents, config.currency),
             "codes_source": SOURCE,
-            "generated_at": timezone.localtime(timezone.now(), timezone.get_fixed_timezone(0)),
+            "generated_at": timezone.now(),
         },
     )
 

@@ -148,12 +148,12 @@ def estimate(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
         else:
             messages.success(request, "Estimate saved.")
             return redirect("billing:estimate", plan_id=plan_id)
-    plan, draft = None, None
+    plan = estimates.open_plan_for_estimate(actor, plan_id)
+    draft = None
     try:
-        plan, draft = estimates.preview_for_plan(actor, plan_id)
+        draft = estimates.draft_for_plan(actor, plan)
     except ValidationFailed as exc:
         problem = " ".join(e.message for e in exc.errors)
-        plan = estimates.load_plan(actor, plan_id)
     currency = prices.billing_settings(actor).currency
     return render(
         request,

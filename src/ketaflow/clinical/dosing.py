@@ -1,10 +1,10 @@
 """Dose arithmetic a nurse can check: dosing weight, weight-based doses with caps and overrides,
-measurable volumes, infusion bags and pump rates, esketamine devices and troche strengths.
+measurable volumes, infusion bags and pump rates (esketamine devices and troches: `dose_units.py`).
 
 Every result carries `arithmetic`, the lines of working in plain words, so the number on the screen
 is never a bare figure. Every number that drives a result (mg/kg, cap, concentration, increment,
-minimum duration, plausible weight range) is passed in from a protocol (`protocols.py`), never held
-here. Bad input raises `DoseError` naming the field.
+minimum duration, plausible weight range) is passed in from a protocol's dose rule (`dose_rules.py`),
+never held here. Bad input raises `DoseError` naming the field.
 
 Sources:
 - Ideal body weight: Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm 1974;8:650-655
@@ -16,13 +16,11 @@ Sources:
 - Volumes are rounded to the nearest measurable step, but never above the cap (or the override);
   pump rates are rounded down to 0.1 mL/h, so an infusion never runs faster than its duration.
 - 0.5 mg/kg over 40 minutes: Sanacora et al., JAMA Psychiatry 2017;74:399-405 (clinical reference §2).
-- Esketamine: 28 mg per device, 5 minutes between devices (US prescribing information).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -94,30 +92,6 @@ class Infusion:
     rate_ml_per_h: Decimal
     mg_per_h: Decimal
     arithmetic: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Devices:
-    """Esketamine nasal-spray devices for one dose."""
-
-    count: int
-    device_mg: int
-    minutes_between: int
-    minutes_to_last: int
-    arithmetic: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Troches:
-    """Troches for one dose: strength in mg -> how many, the fewest that make the dose exactly."""
-
-    mg: Decimal
-    pieces: tuple[tuple[Decimal, int], ...]
-    arithmetic: tuple[str, ...]
-
-    @property
-    def count(self) -> int:
-        return sum(n for _, n in self.pieces)
 
 
 def _num(value: Decimal | float | int | str, field: str) -> Decimal:
@@ -318,7 +292,9 @@ def _finish(
     volume: Decimal | None = None
     if concentration is not None:
         conc = _positive(concentration, "concentration_mg_per_ml")
-        step = _positive(increment if increment is not None else Decimal("0.1"), "increment_ml")
+        if increment is None:
+            raise DoseError("increment_ml", "a volume needs the step the syringe measures in")
+        step = _positive(increment, "increment_ml")
         mg, volume, text = measurable(mg, conc, step, ceiling_mg=ceiling)
         if volume <= 0:
             raise DoseError("concentration_mg_per_ml", "the dose is smaller than one measurable step")
@@ -375,86 +351,6 @@ def check_rate(rate_ml_per_h: Decimal | float | str, total_ml: Decimal, min_dura
     return math.ceil(exact)
 
 
-def esketamine_devices(
-    dose_mg: Decimal | int, *, device_mg: int, minutes_between: int, allowed_mg: Sequence[int]
-) -> Devices:
-    """Devices for an esketamine dose. Raises DoseError('dose_mg') for a dose the label does not
-    list or that is not a whole number of devices."""
-    dose = _positive(dose_mg, "dose_mg")
-    if dose not in {Decimal(a) for a in allowed_mg}:
-        listed = ", ".join(str(a) for a in allowed_mg)
-        raise DoseError("dose_mg", f"{_plain(dose)} mg is not a listed dose ({listed} mg)")
-    count, remainder = divmod(dose, Decimal(device_mg))
-    if remainder:
-        raise DoseError("dose_mg", f"{_plain(dose)} mg is not a whole number of {device_mg} mg devices")
-    n = int(count)
-    wait = minutes_between * (n - 1)
-    timing = (
-        f"{minutes_between} min between devices: the last device {wait} min after the first"
-        if n > 1
-        else "one device: no wait between devices"
-    )
-    lines = (f"{_fmt(dose, 0)} mg / {device_mg} mg per device = {_plural(n, 'device')}", timing)
-    return Devices(n, device_mg, minutes_between, wait, lines)
-
-
-def troches(dose_mg: Decimal | int | str, strengths_mg: Sequence[Decimal | int | str]) -> Troches:
-    """The fewest troches, from the strengths stocked, that make the dose exactly. Raises DoseError
-    ('dose_mg') when no combination does, naming the nearest doses that can be made."""
-    dose = _positive(dose_mg, "dose_mg")
-    stocked = sorted({_positive(s, "strengths_mg") for s in strengths_mg}, reverse=True)
-    if not stocked:
-        raise DoseError("strengths_mg", "no troche strengths are stocked")
-    unit = min(_unit(s) for s in [*stocked, dose])
-    target = int(dose / unit)
-    sizes = [int(s / unit) for s in stocked]
-    best: list[int | None] = [0] + [None] * target
-    choice: list[int] = [0] * (target + 1)
-    for amount in range(1, target + 1):
-        for size in sizes:
-            prior = best[amount - size] if size <= amount else None
-            if prior is not None and (best[amount] is None or prior + 1 < best[amount]):  # type: ignore[operator]
-                best[amount] = prior + 1
-                choice[amount] = size
-    if best[target] is None:
-        below = next((a for a in range(target, 0, -1) if best[a] is not None), 0) * unit
-        above = _smallest_above(target, sizes) * unit
-        nearest = f"the nearest below is {_plain(below)} mg and above is {_plain(above)} mg"
-        if not below:
-            nearest = f"the nearest is {_plain(above)} mg"
-        raise DoseError(
-            "dose_mg",
-            f"{_plain(dose)} mg cannot be made from the stocked strengths "
-            f"({', '.join(_plain(s) for s in stocked)} mg); {nearest}",
-        )
-    counts: dict[int, int] = {}
-    amount = target
-    while amount:
-        counts[choice[amount]] = counts.get(choice[amount], 0) + 1
-        amount -= choice[amount]
-    pieces = tuple((Decimal(size) * unit, counts[size]) for size in sizes if size in counts)
-    parts = " + ".join(f"{n} x {_plain(s)} mg" for s, n in pieces)
-    lines = (f"{_plain(dose)} mg = {parts} ({_plural(sum(n for _, n in pieces), 'troche')})",)
-    return Troches(dose, pieces, lines)
-
-
-def _smallest_above(target: int, sizes: Sequence[int]) -> int:
-    """The smallest amount above `target` that the sizes make (in units)."""
-    reachable = {0}
-    frontier = [0]
-    best = target + min(sizes)
-    while frontier:
-        amount = frontier.pop()
-        for size in sizes:
-            nxt = amount + size
-            if nxt > target and nxt < best:
-                best = nxt
-            elif nxt <= target and nxt not in reachable:
-                reachable.add(nxt)
-                frontier.append(nxt)
-    return best
-
-
 def _mg_of(steps: Decimal, increment_ml: Decimal, concentration_mg_per_ml: Decimal) -> Decimal:
     return steps * increment_ml * concentration_mg_per_ml
 
@@ -462,11 +358,3 @@ def _mg_of(steps: Decimal, increment_ml: Decimal, concentration_mg_per_ml: Decim
 def _places(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _unit(value: Decimal) -> Decimal:
-    return Decimal(1).scaleb(-_places(value))
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")

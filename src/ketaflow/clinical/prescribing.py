@@ -11,19 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .dose_units import Devices, Troches, esketamine_devices, troches
 from .dosing import (
-    Devices,
     Dose,
     DoseError,
     DosingWeight,
     Infusion,
     Override,
-    Troches,
     dosing_weight,
-    esketamine_devices,
     fixed_dose,
     infusion,
-    troches,
     weight_based_dose,
 )
 from .protocols import Protocol

@@ -1,11 +1,12 @@
 """From a protocol phase to session dates, then into free slots.
 
-`series_targets` turns a phase's blocks into target dates: a `per_week` block puts its sessions at
-day round(k x 7 / per_week) of each week (twice weekly: days 0 and 4, Monday and Friday style); an
-`every_days` block puts one every `every_days` days, the first `first_gap_days` after the block
-starts. Blocks follow one another: a weekly block ends after its weeks, an interval block one
-interval after its last session. The esketamine label schedule therefore lands on days 0, 4, 7, 11,
-14, 18, 21, 25 (weeks 1-4), 28, 35, 42, 49 (weeks 5-8), and 56 onwards (week 9).
+`series_targets` turns a phase's blocks into target dates (the layout is `Phase.session_days`): a
+`per_week` block puts its sessions at day round(k x 7 / per_week) of each week (twice weekly: days 0
+and 4, Monday and Friday style); an `every_days` block puts one every `every_days` days, the first
+`first_gap_days` after the block starts. Blocks follow one another: a weekly block ends after its
+weeks, an interval block one interval after its last session. The esketamine label schedule
+therefore lands on days 0, 4, 7, 11, 14, 18, 21, 25 (weeks 1-4), 28, 35, 42, 49 (weeks 5-8), and 56
+onwards (week 9).
 
 `place_series` fits targets into real slots. For each target it tries the target day, then one day
 later, one earlier, two later and so on within the phase's tolerance, never closer than
@@ -18,6 +19,7 @@ function the caller passes in, so the core stays pure; give it datetimes in the 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -78,38 +80,8 @@ def series_targets(
         raise ValueError("limit: an open-ended phase needs a number of sessions to lay out")
     if every_days is not None and every_days not in phase.options_every_days:
         raise ValueError(f"every_days: {every_days} is not one of this phase's options")
-    targets: list[Target] = []
-    cursor = 0
-    for block in phase.blocks:
-        if block.weeks is not None and block.per_week is not None:
-            for week in range(block.weeks):
-                for k in range(block.per_week):
-                    targets.append(
-                        _target(
-                            len(targets) + 1,
-                            cursor + week * 7 + round(k * 7 / block.per_week),
-                            start,
-                            block.label,
-                        )
-                    )
-            cursor += block.weeks * 7
-        else:
-            interval = block.every_days or 1
-            if block.open_ended and every_days is not None:
-                interval = every_days
-            count = block.sessions
-            day = cursor + block.first_gap_days
-            made = 0
-            while count is None or made < count:
-                if limit is not None and len(targets) >= limit:
-                    break
-                targets.append(_target(len(targets) + 1, day, start, block.label))
-                made += 1
-                day += interval
-            cursor = day
-        if limit is not None and len(targets) >= limit:
-            return targets[:limit]
-    return targets
+    days = itertools.islice(phase.session_days(every_days=every_days), limit)
+    return [_target(number, day, start, block.label) for number, (day, block) in enumerate(days, start=1)]
 
 
 def phase_span_days(phase: Phase) -> int | None:

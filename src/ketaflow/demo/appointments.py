@@ -1,13 +1,11 @@
 """The demo plans' appointments: a completed visit for every given treatment, a booked one for every
 scheduled treatment, a few cancellations, one no-show and two waitlist entries.
 
-`CalendarBook` places each visit in memory the way `scheduling.booking.book` checks it: on the 5-minute
-grid, inside the clinic's opening hours (in its time zone) and its staff's working hours, never on a
-closed day, with a free room of the type's kind and one free member of staff per required role. A
-treatment whose time does not fit moves to the nearest time that does (the same day first, never
-across `now`), and its measurement `Treatment` moves with it. The rows (Appointment, AppointmentStaff,
-Occupancy) and their audit events are those the booking services write; they are bulk-inserted, and
-the database's unique constraints still guard every claimed slot.
+Each visit is placed by `calendar_book.CalendarBook` as `scheduling.booking.book` would check it; a
+treatment whose time does not fit moves to the nearest time that does, and its measurement
+`Treatment` moves with it. The rows (Appointment, AppointmentStaff, Occupancy) and their audit events
+are those the booking services write; they are bulk-inserted, and the database's unique constraints
+still guard every claimed slot.
 """
 
 from __future__ import annotations
@@ -18,33 +16,27 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.models import StaffMember
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import Entry, record_many
-from ketaflow.clinics.models import Clinic, OpeningHours, Room
+from ketaflow.clinics.models import Room
 from ketaflow.measurement.models import Treatment
-from ketaflow.scheduling.availability import grid_minutes
+from ketaflow.scheduling.availability import grid_minutes, slots_of
 from ketaflow.scheduling.models import (
-    SLOT_MINUTES,
     Appointment,
     AppointmentStaff,
     AppointmentType,
-    ClosedDay,
     Occupancy,
-    StaffHours,
     WaitlistEntry,
 )
 
-if TYPE_CHECKING:
-    from .plans import Planned
+from .calendar_book import CalendarBook
+from .planned import ROUTE_LABELS, Planned
 
 TYPE_BY_ROUTE = {"iv": "iv", "im": "im", "esketamine": "esketamine", "sublingual_home": "home_checkin"}
-SEARCH_DAYS = 10
 CANCEL_REASONS = (
     "Patient unwell with a cold; rebooked for the following week.",
     "No driver available that day; rebooked.",
@@ -52,160 +44,6 @@ CANCEL_REASONS = (
 )
 NO_SHOW_REASON = "Did not attend; no answer on two calls. Safety check with the emergency contact; rebooked."
 WAITLIST_NOTE = "Would take an earlier slot at short notice (works from home)."
-Placement = tuple[datetime, Room | None, list[tuple[StaffMember, str]]]
-
-
-@dataclass
-class ClinicDays:
-    clinic: Clinic
-    zone: ZoneInfo
-    opening: dict[int, list[tuple[Any, Any]]]
-    working: dict[int, list[tuple[StaffMember, Any, Any]]]
-    rooms: dict[str, list[Room]]
-
-
-class CalendarBook:
-    """Every clinic's week and who is busy when, for placing visits without a query per visit."""
-
-    def __init__(
-        self, org_id: uuid.UUID, clinics: Sequence[Clinic], staff: dict[str, StaffMember], now: datetime
-    ) -> None:
-        self.org_id, self.now = org_id, now
-        self.closed = set(ClosedDay.objects.for_organization(org_id).values_list("day", flat=True))
-        members = {m.pk: m for m in staff.values()}
-        self.roles = {m.pk: {r.role for r in m.role_rows.all()} for m in members.values()}
-        self.clinics: list[ClinicDays] = []
-        for clinic in clinics:
-            opening: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
-            for row in OpeningHours.objects.for_organization(org_id).filter(clinic=clinic):
-                opening[row.weekday].append((row.opens, row.closes))
-            working: dict[int, list[tuple[StaffMember, Any, Any]]] = defaultdict(list)
-            for hours in (
-                StaffHours.objects.for_organization(org_id).filter(clinic=clinic).order_by("staff_id")
-            ):
-                working[hours.weekday].append((members[hours.staff_id], hours.starts, hours.ends))
-            rooms: dict[str, list[Room]] = defaultdict(list)
-            for room in (
-                Room.objects.for_organization(org_id).filter(clinic=clinic, is_active=True).order_by("name")
-            ):
-                rooms[room.kind].append(room)
-            self.clinics.append(ClinicDays(clinic, ZoneInfo(clinic.timezone), opening, working, rooms))
-        self.busy: dict[Any, set[datetime]] = defaultdict(set)  # room, staff or patient id -> slots
-
-    def place(
-        self,
-        index: int,
-        patient_id: uuid.UUID,
-        wanted: datetime,
-        minutes: int,
-        kind: AppointmentType,
-        *,
-        past: bool,
-    ) -> Placement | None:
-        """The nearest free placement to `wanted`: the same day first, then the days around it, never
-        across `now` (a past visit ends before it, a booked one starts after it)."""
-        days = self.clinics[index]
-        local = wanted.astimezone(days.zone)
-        for shift in _day_shifts(past):
-            on = local.date() + timedelta(days=shift)
-            if on in self.closed or not days.opening.get(on.weekday()):
-                continue
-            found = self._on_day(days, on, local, patient_id, minutes, kind, past)
-            if found is not None:
-                return found
-        return None
-
-    def _on_day(
-        self,
-        days: ClinicDays,
-        on: date,
-        local: datetime,
-        patient_id: uuid.UUID,
-        minutes: int,
-        kind: AppointmentType,
-        past: bool,
-    ) -> Placement | None:
-        target = datetime.combine(on, local.time(), days.zone)
-        step = timedelta(minutes=SLOT_MINUTES)
-        target -= timedelta(
-            minutes=target.minute % SLOT_MINUTES, seconds=target.second, microseconds=target.microsecond
-        )
-        starts = []
-        for opens, closes in days.opening[on.weekday()]:
-            first = datetime.combine(on, opens, days.zone)
-            last = datetime.combine(on, closes, days.zone) - timedelta(minutes=minutes)
-            moment = first
-            while moment <= last:
-                starts.append(moment)
-                moment += step
-        starts.sort(key=lambda s: (abs(s - target), s))
-        length = timedelta(minutes=minutes)
-        for start in starts:
-            if (past and start + length > self.now) or (not past and start <= self.now):
-                continue
-            slots = [start + step * n for n in range(minutes // SLOT_MINUTES)]
-            if self._taken(patient_id, slots):
-                continue
-            room = None
-            if kind.room_kind:
-                room = next(
-                    (r for r in days.rooms.get(kind.room_kind, []) if not self._taken(r.pk, slots)), None
-                )
-                if room is None:
-                    continue
-            staffing = self._staff(days, on, start, start + length, slots, kind.required_roles)
-            if staffing is not None:
-                self._claim([patient_id, *([room.pk] if room else []), *(m.pk for m, _ in staffing)], slots)
-                return start, room, staffing
-        return None
-
-    def _staff(
-        self,
-        days: ClinicDays,
-        on: date,
-        start: datetime,
-        end: datetime,
-        slots: list[datetime],
-        roles: Sequence[str],
-    ) -> list[tuple[StaffMember, str]] | None:
-        chosen: list[tuple[StaffMember, str]] = []
-        for role in roles:
-            found = next(
-                (
-                    m
-                    for m, a, b in days.working.get(on.weekday(), [])
-                    if role in self.roles[m.pk]
-                    and all(m is not c for c, _ in chosen)
-                    and datetime.combine(on, a, days.zone) <= start
-                    and end <= datetime.combine(on, b, days.zone)
-                    and not self._taken(m.pk, slots)
-                ),
-                None,
-            )
-            if found is None:
-                return None
-            chosen.append((found, role))
-        return chosen
-
-    def _taken(self, key: Any, slots: list[datetime]) -> bool:
-        busy = self.busy.get(key)
-        return bool(busy) and any(s in busy for s in slots)  # type: ignore[operator]
-
-    def _claim(self, keys: list[Any], slots: list[datetime]) -> None:
-        for key in keys:
-            self.busy[key].update(slots)
-
-    def release(self, keys: list[Any], slots: list[datetime]) -> None:
-        for key in keys:
-            self.busy[key].difference_update(slots)
-
-
-def _day_shifts(past: bool) -> list[int]:
-    """0, then alternately earlier and later days (earlier first for a past visit)."""
-    shifts = [0]
-    for n in range(1, SEARCH_DAYS + 1):
-        shifts += [-n, n] if past else [n, -n]
-    return shifts
 
 
 @dataclass
@@ -253,23 +91,22 @@ def load_appointments(
             if phase == "maintenance":
                 boosters += 1
                 number = boosters
-            if start != treatment.occurred_at or item.protocol.key in _RELABELLED:
+            if start != treatment.occurred_at or item.protocol.key in ROUTE_LABELS:  # relabelled too
                 treatment.occurred_at = start
                 moved.append(treatment)
-            status = Appointment.Status.COMPLETED if past else Appointment.Status.BOOKED
             _add(
                 rows,
                 nurse,
                 item,
-                kind,
-                start,
-                minutes,
-                room,
-                staffing,
-                treatment,
-                status,
-                phase or item.plan.phase,
-                number,
+                kind=kind,
+                start=start,
+                minutes=minutes,
+                room=room,
+                staffing=staffing,
+                treatment=treatment,
+                status=Appointment.Status.COMPLETED if past else Appointment.Status.BOOKED,
+                phase=phase or item.plan.phase,
+                number=number,
             )
     Treatment.objects.bulk_update(moved, ["occurred_at", "description"])
     extra = _cancellations(book, planned, types, actors, rows, rng)
@@ -293,13 +130,11 @@ def load_appointments(
     return dict(counts)
 
 
-_RELABELLED = {"iv-chronic-pain", "im-depression", "esketamine-trd", "sublingual-home"}
-
-
 def _add(
     rows: Rows,
     actor: Actor,
     item: Planned,
+    *,
     kind: AppointmentType,
     start: datetime,
     minutes: int,
@@ -339,7 +174,7 @@ def _add(
         AppointmentStaff(organization_id=org, appointment=appointment, staff=m, role=role)
         for m, role in staffing
     ]
-    slots = [start + timedelta(minutes=m) for m in range(0, minutes, SLOT_MINUTES)]
+    slots = slots_of(start, minutes)
     if status in (Appointment.Status.BOOKED, Appointment.Status.COMPLETED):
         rows.claims += [
             Occupancy(organization_id=org, appointment=appointment, room=room, slot=s) for s in slots if room
@@ -437,8 +272,7 @@ def _cancellations(
         if found is None:
             continue
         start, room, staffing = found
-        slots = [start + timedelta(minutes=m) for m in range(0, minutes, SLOT_MINUTES)]
-        book.release([item.patient.pk, *([room.pk] if room else []), *(m.pk for m, _ in staffing)], slots)
+        book.release(item.patient.pk, room, staffing, slots_of(start, minutes))
         treatment = Treatment(
             id=uuid.uuid4(),
             organization_id=item.plan.organization_id,
@@ -456,16 +290,16 @@ def _cancellations(
             rows,
             actors["frontdesk"],
             item,
-            kind,
-            start,
-            minutes,
-            room,
-            staffing,
-            treatment,
-            status,
-            item.plan.phase if item.plan.phase != "completed" else "maintenance",
-            None,
-            reason,
+            kind=kind,
+            start=start,
+            minutes=minutes,
+            room=room,
+            staffing=staffing,
+            treatment=treatment,
+            status=status,
+            phase=item.plan.phase if item.plan.phase != "completed" else "maintenance",
+            number=None,
+            reason=reason,
         )
     Treatment.objects.bulk_create(treatments)
     return len(treatments)

@@ -1,8 +1,8 @@
 """The demo plans' invoices, payments and deposits.
 
-Every planned patient with completed visits gets one invoice with a line per visit, priced and coded
-as `billing.invoices.invoice_appointments` prices them (price by appointment type, codes adjusted for
-the visit by `billing.codes.codes_for_visit`), numbered from the organization's counter. One stays a
+Every planned patient with completed visits gets one invoice with a line per visit, each line made
+by the function `billing.invoices.invoice_appointments` makes it with (price by appointment type,
+codes adjusted for the visit), numbered from the organization's counter. One stays a
 draft; the rest are issued, about half paid in full, a quarter part-paid. Some patients with visits
 booked have paid a deposit, held until an invoice takes it. Rows and audit events are the services'.
 """
@@ -20,16 +20,14 @@ from zoneinfo import ZoneInfo
 from ketaflow.accounts.actor import Actor
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import Entry, record_many
-from ketaflow.billing.codes import codes_for_visit
 from ketaflow.billing.defaults import settings_for
-from ketaflow.billing.invoices import diagnosis_codes
-from ketaflow.billing.models import BillingSettings, Invoice, InvoiceLine, Payment, PriceItem
+from ketaflow.billing.invoices import _appointment_line, _sellable, diagnosis_codes
+from ketaflow.billing.models import BillingSettings, Invoice, InvoiceLine, Payment
 from ketaflow.scheduling.models import Appointment
 
 if TYPE_CHECKING:
     from .plans import Planned
 
-SELLABLE = (PriceItem.Kind.SESSION, PriceItem.Kind.CONSULTATION, PriceItem.Kind.ADD_ON)
 METHODS = (
     Payment.Method.CARD,
     Payment.Method.CARD,
@@ -54,13 +52,7 @@ def load_invoices(
 ) -> dict[str, int]:
     """Invoices for completed visits, payments against them and deposits; counts by kind."""
     clerk = actors["frontdesk"]
-    prices = {
-        p.appointment_type_key: p
-        for p in PriceItem.objects.for_organization(org_id)
-        .filter(is_active=True, kind__in=SELLABLE)
-        .exclude(appointment_type_key="")
-        .order_by("code")
-    }
+    prices = _sellable(org_id)
     terms = settings_for(org_id).payment_terms_days
     plans = {p.plan.pk: p for p in planned if p.plan is not None}
     visits: dict[uuid.UUID, list[Appointment]] = {}
@@ -68,7 +60,7 @@ def load_invoices(
     for appointment in (
         Appointment.objects.for_organization(org_id)
         .filter(plan_id__in=list(plans))
-        .select_related("appointment_type", "clinic")
+        .select_related("appointment_type", "clinic", "plan")
         .order_by("starts_at")
     ):
         if appointment.status == Appointment.Status.COMPLETED:
@@ -94,28 +86,11 @@ def load_invoices(
             recorded_by_id=clerk.user_id,
         )
         for visit in visits[plan.pk]:
-            price = prices[visit.appointment_type.key]
-            minutes = int((visit.ends_at - visit.starts_at).total_seconds() // 60)
-            lines.append(
-                InvoiceLine(
-                    organization_id=org_id,
-                    invoice=invoice,
-                    description=price.label,
-                    quantity=1,
-                    unit_cents=price.amount_cents,
-                    amount_cents=price.amount_cents,
-                    price_code=price.code,
-                    billing_codes=codes_for_visit(
-                        list(price.billing_codes),
-                        type_key=visit.appointment_type.key,
-                        minutes=minutes,
-                        dose_mg=plan.dose_mg,
-                    ),
-                    service_date=visit.starts_at.astimezone(zone).date(),
-                    appointment=visit,
-                )
-            )
-            invoice.total_cents += price.amount_cents
+            line = _appointment_line(visit, prices)
+            assert line is not None, f"the demo price list has no price for {visit.appointment_type.key}"
+            amount = line["quantity"] * line["unit_cents"]
+            lines.append(InvoiceLine(organization_id=org_id, invoice=invoice, amount_cents=amount, **line))
+            invoice.total_cents += amount
         entries.append(
             Entry(
                 Action.CREATE,

@@ -1,11 +1,12 @@
-"""The demo practice's treatment plans, the resources behind its calendar, and the order it all loads in.
+"""The demo practice's treatment plans, and the order the plan side of the demo loads in.
 
-`load_plans` gives the practice staff working hours, the coming holidays, the default appointment types
-and price list; then a signed `TreatmentPlan` to every patient whose measurement stage is past
-evaluation (bulk-written, shaped exactly as `plans.services.create_plan` + `sign_plan` and
-`plans.changes` write them, audit events included), their appointments (`appointments.py`) and
-invoices (`invoices.py`). The showcase patients approved and consented for IV get their plan through
-the real services instead, with an induction series booked and an accepted estimate (`showcase.py`).
+`load_plans` gives the practice staff working hours, the coming holidays and chairs (`resources.py`),
+the default appointment types and price list; then a signed `TreatmentPlan` to every patient chosen
+in `planned.py` (those past evaluation; bulk-written, shaped as `plans.services.create_plan` +
+`sign_plan` and `plans.changes` write them, audit events included), their appointments
+(`appointments.py`), review points (`plans.reviews`) and invoices (`invoices.py`). The showcase
+patients approved and consented for IV get their plan through the real services instead, with an
+induction series booked and an accepted estimate (`showcase.py`).
 
 Most plans follow `iv-depression`; a few esketamine, IM and pain patients and one at-home sublingual
 plan (with the prescriber's written justification) show the other routes. Doses come from
@@ -18,7 +19,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -33,29 +33,26 @@ from ketaflow.audit.trail import Entry, record_many
 from ketaflow.billing.defaults import ensure_price_list
 from ketaflow.clinical.demographics import age_on
 from ketaflow.clinical.prescribing import PatientMeasures
-from ketaflow.clinical.protocols import Protocol, builtin_protocols
 from ketaflow.clinical.vitals import body_mass_index
-from ketaflow.clinics.models import Clinic, OpeningHours, Organization, Room
-from ketaflow.clinics.services import save_room
-from ketaflow.measurement.models import MeasurementPlan, Stage, Treatment
+from ketaflow.clinics.models import Clinic, Organization
+from ketaflow.measurement.models import Stage
 from ketaflow.measurement.schedule import refresh_due
-from ketaflow.patients.models import Condition, Patient, VitalSigns
+from ketaflow.patients.models import VitalSigns
 from ketaflow.plans.doses import calculate
 from ketaflow.plans.models import DoseChange, Phase, PhaseChange, TreatmentPlan
+from ketaflow.plans.reviews import refresh_review_points
 from ketaflow.plans.services import dose_fields
 from ketaflow.scheduling.defaults import ensure_appointment_types
-from ketaflow.scheduling.models import ClosedDay, StaffHours
 
-from .appointments import CalendarBook, load_appointments
+from .appointments import load_appointments
+from .calendar_book import CalendarBook
 from .invoices import load_invoices
+from .measures import INFUSION
+from .planned import ROUTE_LABELS, Planned, choose
 from .regions import REGIONS
+from .resources import load_resources
 from .showcase import load_showcase, showcase_planned
 
-PAST_EVALUATION = (Stage.INDUCTION, Stage.MAINTENANCE, Stage.TAPER, Stage.COMPLETED, Stage.DISCONTINUED)
-MIN_CHAIRS = 4
-HOLIDAYS = ((12, 25, "Christmas Day"), (1, 1, "New Year's Day"))
-# Staff working at both clinics: Portland on these weekdays, Denver on the others.
-FIRST_CLINIC_DAYS = (0, 1, 2, 5)
 CLINIC_PRESCRIBERS = ("np", "pa")
 PAIN = {"fibromyalgia", "crps", "neuropathic_pain"}
 HOME_JUSTIFICATION = (
@@ -73,26 +70,6 @@ ENDED: dict[str, str] = {
     Stage.DISCONTINUED: "Stopped: not responding after the induction (futility review).",
     Stage.COMPLETED: "Course completed: sustained response through maintenance.",
 }
-ROUTE_LABELS = {
-    "iv-chronic-pain": "IV ketamine 0.5 mg/kg/h over 4 h",
-    "im-depression": "IM ketamine 0.5 mg/kg",
-    "esketamine-trd": "Esketamine (Spravato) nasal spray",
-    "sublingual-home": "Sublingual ketamine troche at home",
-}
-INFUSION = "IV ketamine 0.5 mg/kg over 40 min"
-
-
-@dataclass
-class Planned:
-    """One patient's bulk plan and what it was made from."""
-
-    patient: Patient
-    measurement: MeasurementPlan
-    clinic_index: int
-    protocol: Protocol
-    condition: str
-    treatments: list[Treatment]
-    plan: TreatmentPlan | None = None
 
 
 def load_plans(organization: Organization, now: datetime) -> dict[str, int]:
@@ -101,25 +78,27 @@ def load_plans(organization: Organization, now: datetime) -> dict[str, int]:
     org_id = organization.pk
     system = Actor.system(org_id, via="demo")
     clinics = _clinics(org_id)
-    staff = {m.user.username: m for m in StaffMember.objects.for_organization(org_id).select_related("user")}
+    members = StaffMember.objects.for_organization(org_id).select_related("user")
+    staff = {m.user.username: m for m in members.prefetch_related("role_rows")}
     with transaction.atomic():
-        totals["staff hours"] = _working_hours(system, clinics, staff)
-        totals["closed days"] = _closed_days(system, now)
-        totals["chairs added"] = _chairs(system, clinics)
+        totals.update(load_resources(system, clinics, staff, now))
     totals["appointment types"] = len(ensure_appointment_types(org_id))
     totals["price items"] = len(ensure_price_list(org_id))
     skip = showcase_planned(organization)
     rng = random.Random("ketaflow-demo-plans")
-    chosen = _choose(org_id, clinics, skip, rng)
+    chosen = choose(org_id, clinics, skip, rng)
     actors = {name: _actor(staff[name]) for name in ("owner", "np", "pa", "nurse", "nurse2", "frontdesk")}
     with transaction.atomic():
         _write_plans(chosen, staff, actors, clinics, now, rng, totals)
         book = CalendarBook(org_id, clinics, staff, now)
         totals.update(load_appointments(book, chosen, actors, rng))
         totals.update(load_invoices(org_id, chosen, actors, now, rng))
-        # Treatments moved into free slots, and new cancelled visits: the due lists follow them.
+        # Treatments moved into free slots, and new cancelled visits: the due lists follow them; the
+        # review points are raised as completing and cancelling visits raise them.
         for item in chosen:
             refresh_due(item.patient)
+            assert item.plan is not None
+            totals["review points"] += len(refresh_review_points(item.plan))
     totals.update(load_showcase(organization, skip, actors))
     return {kind: count for kind, count in totals.items() if count}
 
@@ -137,131 +116,6 @@ def _clinics(org_id: uuid.UUID) -> list[Clinic]:
     return [found[region.clinic_name] for region in REGIONS]
 
 
-# -- resources ----------------------------------------------------------------------------------------
-
-
-def _working_hours(actor: Actor, clinics: list[Clinic], staff: dict[str, StaffMember]) -> int:
-    """Every staff member works their clinics' opening hours; one working at both splits the week."""
-    hours: dict[uuid.UUID, list[OpeningHours]] = {c.pk: [] for c in clinics}
-    for row in OpeningHours.objects.for_organization(actor.organization_id).filter(clinic__in=clinics):
-        hours[row.clinic_id].append(row)
-    rows: list[StaffHours] = []
-    for member in staff.values():
-        theirs = [c for c in clinics if c in member.clinics.all()]
-        for clinic in theirs:
-            index = clinics.index(clinic)
-            for opening in hours[clinic.pk]:
-                if len(theirs) > 1 and (opening.weekday in FIRST_CLINIC_DAYS) != (index == 0):
-                    continue
-                rows.append(
-                    StaffHours(
-                        organization_id=actor.organization_id,
-                        staff=member,
-                        clinic=clinic,
-                        weekday=opening.weekday,
-                        starts=opening.opens,
-                        ends=opening.closes,
-                    )
-                )
-    StaffHours.objects.bulk_create(rows)
-    record_many(
-        actor,
-        [
-            Entry(Action.CREATE, "StaffHours", str(m.pk), detail={"rows": n})
-            for m, n in Counter(r.staff for r in rows).items()
-        ],
-    )
-    return len(rows)
-
-
-def _closed_days(actor: Actor, now: datetime) -> int:
-    today = now.date()
-    rows = []
-    for month, day, reason in HOLIDAYS:
-        on = date(today.year, month, day)
-        rows.append(
-            ClosedDay(
-                organization_id=actor.organization_id,
-                clinic=None,
-                reason=reason,
-                day=on if on >= today else on.replace(year=today.year + 1),
-            )
-        )
-    ClosedDay.objects.bulk_create(rows)
-    record_many(
-        actor, [Entry(Action.CREATE, "ClosedDay", str(r.pk), detail={"day": r.day.isoformat()}) for r in rows]
-    )
-    return len(rows)
-
-
-def _chairs(actor: Actor, clinics: list[Clinic]) -> int:
-    added = 0
-    for clinic in clinics:
-        have = (
-            Room.objects.for_organization(actor.organization_id).filter(clinic=clinic, kind="chair").count()
-        )
-        for number in range(have + 1, MIN_CHAIRS + 1):
-            save_room(actor, clinic.pk, {"name": f"Chair {number}", "kind": "chair", "notes": ""})
-            added += 1
-    return added
-
-
-# -- choosing protocols -------------------------------------------------------------------------------
-
-
-def _choose(
-    org_id: uuid.UUID, clinics: list[Clinic], skip: set[uuid.UUID], rng: random.Random
-) -> list[Planned]:
-    """Every patient past evaluation (but the showcase ones planned through the services), by MRN, with
-    the protocol and condition their plan will follow."""
-    protocols = {p.key: p for p in builtin_protocols()}
-    measurements = (
-        MeasurementPlan.objects.for_organization(org_id)
-        .filter(stage__in=PAST_EVALUATION)
-        .exclude(patient_id__in=skip)
-        .select_related("patient__home_clinic")
-        .order_by("patient__mrn")
-    )
-    conditions: dict[uuid.UUID, list[str]] = {}
-    for patient_id, catalogue_id in (
-        Condition.objects.for_organization(org_id)
-        .order_by("recorded_at", "pk")
-        .values_list("patient_id", "catalogue_id")
-    ):
-        conditions.setdefault(patient_id, []).append(catalogue_id)
-    treatments: dict[uuid.UUID, list[Treatment]] = {}
-    for treatment in Treatment.objects.for_organization(org_id).order_by("occurred_at"):
-        treatments.setdefault(treatment.patient_id, []).append(treatment)
-    chosen: list[Planned] = []
-    wanted = Counter({"esketamine-trd": 3, "im-depression": 3, "sublingual-home": 1})
-    clinic_ids = [c.pk for c in clinics]
-    for measurement in measurements:
-        patient = measurement.patient
-        given = treatments.get(patient.pk, [])
-        if not given:
-            continue
-        ids = conditions.get(patient.pk, []) or ["mdd"]
-        key = "iv-depression"
-        for special in ("sublingual-home", "esketamine-trd", "im-depression"):
-            fits = set(ids) & set(protocols[special].conditions)
-            home_ok = special != "sublingual-home" or measurement.stage == Stage.MAINTENANCE
-            if wanted[special] and fits and home_ok and rng.random() < 0.3:
-                key, wanted[special] = special, wanted[special] - 1
-                break
-        if key == "iv-depression" and not set(ids) & set(protocols[key].conditions):
-            # The pain protocol doses on adjusted weight, which needs sex at birth recorded.
-            sexed = patient.sex_at_birth in ("female", "male")
-            key = "iv-chronic-pain" if sexed else "iv-crps-daily" if "crps" in ids else "iv-depression"
-        protocol = protocols[key]
-        condition = next(c for c in [*ids, "mdd"] if c in protocol.conditions)
-        chosen.append(
-            Planned(
-                patient, measurement, clinic_ids.index(patient.home_clinic_id), protocol, condition, given
-            )
-        )
-    return chosen
-
-
 # -- plans --------------------------------------------------------------------------------------------
 
 
@@ -271,7 +125,8 @@ def _measures(
     """Each patient's latest weight and height; those never weighed are weighed first (as a nurse would)."""
     ids = [p.patient.pk for p in planned]
     latest: dict[uuid.UUID, VitalSigns] = {}
-    for row in VitalSigns.objects.filter(patient_id__in=ids, weight_kg__isnull=False).order_by("measured_at"):
+    charted = VitalSigns.objects.for_organization(actors["nurse"].organization_id)
+    for row in charted.filter(patient_id__in=ids, weight_kg__isnull=False).order_by("measured_at"):
         latest[row.patient_id] = row
     new: list[VitalSigns] = []
     for item in planned:
@@ -324,7 +179,7 @@ def _phases(item: Planned, zone: ZoneInfo) -> list[tuple[str, str, date]]:
     )
     ended_on = item.measurement.stage_started_at.astimezone(zone).date()
     moves: list[tuple[str, str, date]] = []
-    if stage in (Stage.MAINTENANCE, Stage.TAPER, Stage.COMPLETED) or (
+    if stage in (Stage.MAINTENANCE, Stage.COMPLETED) or (
         stage == Stage.DISCONTINUED and boosters
     ):
         moves.append(
@@ -454,7 +309,7 @@ def _write_plans(
                     {"event": "phase changed", "from": from_phase, "to": to_phase},
                 )
             )
-        _relabel(item, prescription.summary)
+        _relabel(item)
     TreatmentPlan.objects.bulk_create(plans)
     DoseChange.objects.bulk_create(doses)
     PhaseChange.objects.bulk_create(phases)
@@ -478,7 +333,7 @@ def _group(condition: str) -> str:
     return "trauma" if condition == "ptsd" else "depression"
 
 
-def _relabel(item: Planned, summary: str) -> None:
+def _relabel(item: Planned) -> None:
     """The measurement treatments of a non-IV-depression plan name its route, not an IV infusion."""
     label = ROUTE_LABELS.get(item.protocol.key)
     if label is None:

@@ -39,7 +39,9 @@ from ketaflow.clinical.instruments import builtin_instruments
 from ketaflow.clinical.medications import medication_catalogue
 from ketaflow.evaluation.models import Evaluation
 from ketaflow.evaluation.services import current_evaluation
-from ketaflow.intake.services import intake_facts, latest_submitted_intake, medications_answered
+from ketaflow.intake.facts import intake_facts, medications_answered
+from ketaflow.intake.models import Intake
+from ketaflow.intake.services import latest_submitted_intake
 from ketaflow.measurement.models import QuestionnaireResponse
 from ketaflow.patients.models import Condition, Medication, Patient, VitalSigns
 
@@ -236,7 +238,7 @@ def _blood_pressure(patient: Patient, since: datetime, zone: ZoneInfo, layers: _
 
 
 def _medications(
-    patient: Patient, evaluation: Evaluation | None, intake: Any, zone: ZoneInfo, layers: _Layers
+    patient: Patient, evaluation: Evaluation | None, intake: Intake | None, zone: ZoneInfo, layers: _Layers
 ) -> tuple[list[MedicationEntry], bool]:
     rows = Medication.objects.for_organization(patient.organization_id).filter(
         patient=patient, status=Medication.Status.ACTIVE

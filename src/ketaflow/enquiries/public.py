@@ -22,7 +22,6 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.self_screen import AnswerError, SelfScreenResult, triage
 from ketaflow.clinics.models import Clinic, Organization
-from ketaflow.measurement.models import MeasurementSettings
 from ketaflow.measurement.patient_views import crisis_resources
 from ketaflow.patients.models import ContactMethod
 from ketaflow.phones import normalise_phone
@@ -58,14 +57,8 @@ def public_clinics(organization: Organization) -> list[Clinic]:
 
 
 def public_crisis_resources(organization_id: uuid.UUID) -> list[dict[str, str]]:
-    """The practice's crisis resources, read without writing anything.
-
-    `crisis_resources` creates an organization's measurement settings on first use; an anonymous
-    visitor must not cause a write, so a practice without settings gets the defaults those settings
-    would start with.
-    """
-    has_settings = MeasurementSettings.objects.filter(organization_id=organization_id).exists()
-    return crisis_resources(organization_id if has_settings else None)
+    """The practice's crisis resources (`crisis_resources` reads only, so no visitor causes a write)."""
+    return crisis_resources(organization_id)
 
 
 def public_actor(organization_id: uuid.UUID, address: str | None, via: str = "public") -> Actor:

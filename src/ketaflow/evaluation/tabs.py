@@ -36,6 +36,7 @@ from .forms import (
     catalogue_options,
     lab_initial,
 )
+from .models import Evaluation
 from .services import (
     active_diagnoses,
     completion_problems,
@@ -119,11 +120,13 @@ def evaluation_context(actor: Actor, patient: Patient) -> dict[str, Any]:
     diagnoses = active_diagnoses(patient)
     current_medications, stopped_medications = _medications(patient)
     vitals = _vital_rows(patient)
-    previous = last_completed(patient)
+    # Only a draft has an earlier completed evaluation to show beside it (a completed one is the latest).
+    drafting = evaluation is not None and evaluation.status == Evaluation.Status.DRAFT
+    previous = last_completed(patient) if drafting else None
     trials = trials_of(evaluation)
     context: dict[str, Any] = {
         "evaluation": evaluation,
-        "previous_evaluation": previous if previous != evaluation else None,
+        "previous_evaluation": previous,
         "can_edit_clinical": editable,
         "can_complete": actor.can(Permission.SIGN_PLANS),
         "diagnoses": diagnoses,

@@ -37,7 +37,6 @@ from ketaflow.portal.services import portal_actor
 from ketaflow.validation import NotFound, ValidationFailed
 
 from . import form
-from .facts import intake_facts, medications_answered
 from .models import Intake
 
 __all__ = [
@@ -45,11 +44,9 @@ __all__ = [
     "IntakeUnavailable",
     "IssuedIntake",
     "Respondent",
-    "intake_facts",
     "issue_intake",
     "latest_submitted_intake",
     "mark_reviewed",
-    "medications_answered",
     "open_intake",
     "respondent_for_portal",
     "respondent_for_token",

@@ -25,9 +25,8 @@ from django.views.decorators.http import require_http_methods
 from ketaflow.clinical.instruments import Answers, Instrument, Item
 from ketaflow.validation import NotFound, ValidationFailed
 
-from .library import settings_for
 from .links import LinkUnavailable, open_link, submit_link
-from .models import default_crisis_resources
+from .models import MeasurementSettings, default_crisis_resources
 
 View = Callable[..., HttpResponse]
 
@@ -69,8 +68,18 @@ def token_page(view: View) -> View:
 
 
 def crisis_resources(organization_id: uuid.UUID | None) -> list[dict[str, str]]:
-    """The organization's crisis resources (generic 988 / 911 without one), with only safe links."""
-    found = settings_for(organization_id).crisis_resources if organization_id else default_crisis_resources()
+    """The organization's crisis resources (generic 988 / 911 without one), with only safe links.
+
+    Reads only: an organization without measurement settings yet gets the defaults those settings
+    would start with, so a signed-out page never causes a write.
+    """
+    found = None
+    if organization_id:
+        found = (
+            MeasurementSettings.objects.filter(organization_id=organization_id)
+            .values_list("crisis_resources", flat=True)
+            .first()
+        )
     safe = []
     for entry in found or default_crisis_resources():
         href = str(entry.get("href", ""))
@@ -80,6 +89,14 @@ def crisis_resources(organization_id: uuid.UUID | None) -> list[dict[str, str]]:
             "href": href if href.lower().startswith(SAFE_SCHEMES) else "",
         })
     return safe
+
+
+def crisis_sentence(organization_id: uuid.UUID | None) -> str:
+    """The crisis resources as one sentence for an email or text message, from the clinic's own
+    setting, e.g. 'If you are in crisis: 988 Suicide & Crisis Lifeline, call or text 988; ...'."""
+    resources = crisis_resources(organization_id)
+    parts = [f"{r['label']}, {r['contact'][:1].lower()}{r['contact'][1:]}" for r in resources]
+    return "If you are in crisis: " + "; ".join(parts) + "." if parts else ""
 
 
 # ---------- the questionnaire form ----------

@@ -25,6 +25,7 @@ from ketaflow.patients.models import ContactMethod, Patient
 from .library import instruments_for, settings_for
 from .links import IssuedLink, create_link
 from .models import Invitation, MeasureDue, Reminder
+from .patient_views import crisis_sentence
 from .sms import SMSError, sms_backend
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ def message_for(patient: Patient, link: IssuedLink, ttl_hours: int) -> tuple[str
     subject = f"{clinic}: your check-in questionnaire"
     body = (
         f"{clinic} asks you to complete a short check-in before your next visit.\n\n{url}\n\n"
-        f"The link works once and for {ttl_hours} hours. If you are in crisis, call or text 988, "
-        "or call 911 in an emergency."
+        f"The link works once and for {ttl_hours} hours. {crisis_sentence(patient.organization_id)}"
     )
     return subject, body
 

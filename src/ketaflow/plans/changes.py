@@ -19,6 +19,7 @@ from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.prescribing import TitrationAdvice, titration_advice
+from ketaflow.scheduling.models import Appointment
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .doses import calculate
@@ -161,8 +162,6 @@ def move_phase(
 
 def sessions_at_dose(plan: TreatmentPlan) -> int:
     """Completed appointments of the plan since the current dose took effect."""
-    from ketaflow.scheduling.models import Appointment
-
     last = plan.dose_changes.order_by("-recorded_at").first()
     rows = Appointment.objects.for_organization(plan.organization_id).filter(
         plan=plan, status=Appointment.Status.COMPLETED

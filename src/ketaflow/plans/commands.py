@@ -87,10 +87,11 @@ def dose(
 ) -> None:
     """Print a protocol's dose and its arithmetic (exit 1 naming the bad value)."""
     from ketaflow.clinical.prescribing import PatientMeasures
+    from ketaflow.clinical.protocols import find
     from ketaflow.plans.doses import calculate
     from ketaflow.validation import ValidationFailed
 
-    protocol = next((p for p in _protocols(slug) if p.key == key), None)
+    protocol = find(_protocols(slug), key)
     if protocol is None:
         raise click.ClickException(f"No protocol {key!r}; see `ketaflow plans protocols`.")
     measures = PatientMeasures(_decimal(weight, "--weight"), _decimal(height, "--height"), sex or "", age)

@@ -106,6 +106,8 @@ def _rules(phase: Phase) -> str:
     span = phase_span_days(phase)
     if span is not None:
         parts.append(f"the next phase starts on day {span}")
+    if phase.source:
+        parts.append(f"source: {phase.source}")
     return "; ".join(parts)
 
 

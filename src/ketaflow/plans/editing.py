@@ -130,7 +130,8 @@ def definition_from(source: Mapping[str, Any], data: Mapping[str, Any]) -> dict[
             })
             titration["steps_mg_per_kg"] = steps
             after = _whole(data.get("titration_after", ""), "titration_after", errors)
-            titration["after_sessions"] = after or 1
+            if after is not None:  # blank keeps the source's count (parse_protocol checks the rest)
+                titration["after_sessions"] = after
             dose["titration"] = titration
         else:
             dose.pop("titration", None)

@@ -50,8 +50,8 @@ class PlanForm(DoseFields):
                             widget=forms.Textarea(attrs={"rows": 3}))
     maintenance_every_days = forms.TypedChoiceField(
         label="Maintenance interval", required=False, coerce=int, empty_value=None,
-        choices=[("", "As the protocol's blocks say"), ("7", "Every week"), ("14", "Every 2 weeks")],
-        help_text="Esketamine from week 9: the lowest frequency that keeps the response (label).",
+        help_text="For a protocol whose maintenance offers intervals (esketamine from week 9: the lowest "
+                  "frequency that keeps the response, per its label).",
     )
     home_justification = forms.CharField(
         label="Why treatment at home", required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -61,8 +61,12 @@ class PlanForm(DoseFields):
     )
 
     def __init__(self, *args: Any, clinics: list[tuple[str, str]], conditions: list[tuple[str, str]],
-                 **kwargs: Any) -> None:
+                 intervals: list[int], **kwargs: Any) -> None:
+        """`intervals`: the maintenance intervals (days) the library's protocols offer."""
         super().__init__(*args, **kwargs)
+        self.fields["maintenance_every_days"].choices = [  # type: ignore[attr-defined]
+            ("", "As the protocol's blocks say"), *[(str(d), f"Every {d} days") for d in intervals]
+        ]
         self.fields["clinic_id"].choices = clinics  # type: ignore[attr-defined]
         self.fields["condition"].choices = [("", "Choose…"), *conditions]  # type: ignore[attr-defined]
         _shown_required(self, "protocol_key", "clinic_id", "condition", "start_date", "goals")

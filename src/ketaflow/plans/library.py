@@ -23,7 +23,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
-from ketaflow.clinical.protocols import Protocol, ProtocolError, builtin_protocols, parse_protocol
+from ketaflow.clinical.protocols import Protocol, ProtocolError, builtin_protocols, find, parse_protocol
 from ketaflow.validation import Forbidden, NotFound, ValidationFailed
 
 from .models import ClinicProtocol
@@ -72,6 +72,15 @@ class LibraryEntry:
     def source(self) -> str:
         return self.current.source
 
+    def named(self, version: str | None) -> Version:
+        """The version called `version` (the current one when None or blank); NotFound otherwise."""
+        if not version:
+            return self.current
+        found = next((v for v in self.history if v.version == version), None)
+        if found is None:
+            raise NotFound("protocol version")
+        return found
+
 
 def _clinic_version(row: ClinicProtocol) -> Version:
     by = row.created_by
@@ -116,8 +125,8 @@ def library(organization_id: uuid.UUID) -> list[LibraryEntry]:
 
 def library_entry(organization_id: uuid.UUID, key: str) -> LibraryEntry:
     """One key with its history; NotFound when neither shipped nor the clinic's own (or all retired)."""
-    shipped = next((p for p in builtin_protocols() if p.key == key), None)
-    found = _entry(key, [_clinic_version(r) for r in _rows(organization_id, key)], shipped)
+    clinic = [_clinic_version(r) for r in _rows(organization_id, key)]
+    found = _entry(key, clinic, find(builtin_protocols(), key))
     if found is None:
         raise NotFound("protocol")
     return found

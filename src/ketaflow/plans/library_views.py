@@ -42,12 +42,7 @@ def library_list(request: HttpRequest) -> HttpResponse:
 def protocol_detail(request: HttpRequest, key: str) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     entry = lib.library_entry(actor.organization_id, key)
-    wanted = request.GET.get("version") or None
-    shown = entry.current
-    if wanted:
-        shown = next((v for v in entry.history if v.version == wanted), None)  # type: ignore[assignment]
-        if shown is None:
-            raise NotFound("protocol version")
+    shown = entry.named(request.GET.get("version"))
     today = timezone.localdate()
     return render(request, "plans/protocol.html", {
         "entry": entry, "shown": shown, "protocol": shown.protocol, "numbers": dose_numbers(shown.protocol),

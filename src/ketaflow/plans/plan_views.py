@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.conditions import catalogue
+from ketaflow.clinical.protocols import Protocol
 from ketaflow.clinics.models import Clinic
 from ketaflow.eligibility.decisions import route_approved
 from ketaflow.patients.models import Condition, Patient
@@ -35,15 +36,17 @@ from .snapshot import protocol_of
 SECTION = "patients"
 
 
-def protocol_options(actor: Actor, patient: Patient) -> list[dict[str, Any]]:
+def protocol_options(patient: Patient, protocols: list[Protocol]) -> list[dict[str, Any]]:
     """Every current protocol; those for routes the patient is approved for first, the others
     disabled with the reason."""
     options = []
-    for entry in library(actor.organization_id):
-        protocol = entry.protocol
-        approved = route_approved(patient, protocol.route)
+    approvals: dict[str, bool] = {}  # one look-up per route, not per protocol
+    for protocol in protocols:
+        if protocol.route.value not in approvals:
+            approvals[protocol.route.value] = route_approved(patient, protocol.route)
+        approved = approvals[protocol.route.value]
         options.append({
-            "key": entry.key, "protocol": protocol, "approved": approved, "unit": dose_unit(protocol),
+            "key": protocol.key, "protocol": protocol, "approved": approved, "unit": dose_unit(protocol),
             "why": "" if approved else f"{protocol.route.label} is not approved for this patient yet: a "
                                        "prescriber signs the approval on the Eligibility tab.",
         })
@@ -59,11 +62,13 @@ def condition_choices(patient: Patient) -> list[tuple[str, str]]:
     return first + [(cid, name) for cid, name in known.items() if cid not in dict(first)]
 
 
-def _plan_form(patient: Patient, data: Any = None) -> PlanForm:
+def _plan_form(patient: Patient, protocols: list[Protocol], data: Any = None) -> PlanForm:
     clinics = Clinic.objects.for_organization(patient.organization_id).order_by("name")
     initial = {"clinic_id": str(patient.home_clinic_id), "start_date": timezone.localdate()}
+    maintenance = [p.phases["maintenance"] for p in protocols if "maintenance" in p.phases]
+    intervals = sorted({days for phase in maintenance for days in phase.options_every_days})
     return PlanForm(data, initial=initial, clinics=[(str(c.pk), c.name) for c in clinics],
-                    conditions=condition_choices(patient))
+                    conditions=condition_choices(patient), intervals=intervals)
 
 
 @require_http_methods(["GET", "POST"])
@@ -71,7 +76,8 @@ def _plan_form(patient: Patient, data: Any = None) -> PlanForm:
 def new_plan(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     patient = open_patient(actor, patient_id, purpose="plan:new")
-    form = _plan_form(patient, request.POST if request.method == "POST" else None)
+    protocols = [entry.protocol for entry in library(actor.organization_id)]
+    form = _plan_form(patient, protocols, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -89,7 +95,7 @@ def new_plan(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             return redirect("plans:detail", plan_id=plan.pk)
     chosen = form["protocol_key"].value() or ""
     return render(request, "plans/new.html", {
-        "patient": patient, "form": form, "options": protocol_options(actor, patient), "chosen": chosen,
+        "patient": patient, "form": form, "options": protocol_options(patient, protocols), "chosen": chosen,
         "measures": chart_measures(patient), "existing": services.open_plan_of(patient), "section": SECTION,
     })
 
@@ -123,9 +129,10 @@ def preview(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 
 def plan_context(actor: Actor, plan: TreatmentPlan, **forms: Any) -> dict[str, Any]:
     """Everything the plan page shows; review points are refreshed first."""
-    reviews.refresh_review_points(plan)
+    standing = reviews.standing(plan)
+    reviews.refresh_review_points(plan, standing)
     protocol = protocol_of(plan)
-    outcome = reviews.primary_outcome(plan) if plan.status == TreatmentPlan.Status.SIGNED else None
+    outcome = standing.outcome
     allowed = changes.TRANSITIONS.get(plan.phase, ()) if plan.is_open else ()
     points = list(ReviewPoint.objects.for_organization(actor.organization_id).filter(plan=plan)
                   .select_related("resolved_by"))
@@ -137,7 +144,7 @@ def plan_context(actor: Actor, plan: TreatmentPlan, **forms: Any) -> dict[str, A
         "dose_changes": list(plan.dose_changes.select_related("recorded_by").order_by("-recorded_at")),
         "phase_changes": list(plan.phase_changes.select_related("recorded_by").order_by("-recorded_at")),
         "sign_errors": services.signing_errors(plan, plan.patient) if plan.status == "draft" else [],
-        "counts": reviews.session_counts(plan), "outcome": outcome,
+        "counts": standing.counts, "outcome": outcome,
         "advice": changes.advice_for(plan, responding=outcome.response.value if outcome else None),
         "choices": dose_choices(protocol, chart_measures(plan.patient).measures), "unit": dose_unit(protocol),
         "can_sign": actor.can(Permission.SIGN_PLANS),

@@ -23,6 +23,8 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.outcomes import Outcome
 from ketaflow.clinical.plan_reviews import review_points
+from ketaflow.measurement.progress import patient_progress
+from ketaflow.scheduling.models import Appointment
 from ketaflow.validation import ValidationFailed
 
 from .models import ReviewPoint, TreatmentPlan
@@ -39,10 +41,16 @@ class SessionCounts:
     in_phase: int
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What review points are raised from: sessions completed and, for a signed plan, the outcome."""
+
+    counts: SessionCounts
+    outcome: Outcome | None
+
+
 def session_counts(plan: TreatmentPlan) -> SessionCounts:
     """Completed appointments of the plan: in all, and in the current phase since it started."""
-    from ketaflow.scheduling.models import Appointment
-
     done = Appointment.objects.for_organization(plan.organization_id).filter(
         plan=plan, status=Appointment.Status.COMPLETED
     )
@@ -53,23 +61,28 @@ def session_counts(plan: TreatmentPlan) -> SessionCounts:
 def primary_outcome(plan: TreatmentPlan) -> Outcome | None:
     """The outcome of the patient's main symptom measure (depression first, then anxiety, trauma,
     pain), or None when nothing has been measured."""
-    from ketaflow.measurement.progress import patient_progress
-
     for progress in patient_progress(plan.patient):
         if progress.instrument.id not in NOT_PRIMARY:
             return progress.outcome
     return None
 
 
-def refresh_review_points(plan: TreatmentPlan) -> list[ReviewPoint]:
-    """Create the review points now due that were not raised before; returns the new rows.
+def standing(plan: TreatmentPlan) -> Standing:
+    """The plan's session counts, and its primary outcome when signed (a draft is not judged)."""
+    signed = plan.status == TreatmentPlan.Status.SIGNED
+    return Standing(session_counts(plan), primary_outcome(plan) if signed else None)
+
+
+def refresh_review_points(plan: TreatmentPlan, known: Standing | None = None) -> list[ReviewPoint]:
+    """Create the review points now due that were not raised before; returns the new rows. Pass
+    `known` when the caller has already read the plan's standing.
 
     Runs as the software (no actor): the points are derived, and each creation is audited as such."""
     if not plan.is_open or plan.status != TreatmentPlan.Status.SIGNED:
         return []
     protocol = protocol_of(plan)
-    counts = session_counts(plan)
-    outcome = primary_outcome(plan)
+    known = known or standing(plan)
+    counts, outcome = known.counts, known.outcome
     due = review_points(
         protocol, phase=plan.phase, given_in_phase=counts.in_phase, given_total=counts.total,
         response=outcome.response.value if outcome else None,

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
@@ -237,14 +238,6 @@ def create_plan(
     return plan
 
 
-def eligibility_url(patient_id: uuid.UUID) -> str:
-    return f"/patients/{patient_id}/eligibility/"
-
-
-def consent_url(patient_id: uuid.UUID) -> str:
-    return f"/patients/{patient_id}/consent/"
-
-
 def signing_errors(plan: TreatmentPlan, patient: Patient) -> list[FieldError]:
     """What stands between the plan and its signature, each with where to fix it."""
     errors = []
@@ -252,14 +245,14 @@ def signing_errors(plan: TreatmentPlan, patient: Patient) -> list[FieldError]:
     if not route_approved(patient, plan.route):
         errors.append(FieldError("eligibility", (
             f"No signed approval for {route}: a prescriber approves the route on the Eligibility tab "
-            f"({eligibility_url(patient.pk)})."
+            f"({reverse('patients:tab', args=[patient.pk, 'eligibility'])})."
         )))
     try:
         require_current_consent(patient, plan.route)
     except ConsentRequired:
         errors.append(FieldError("consent", (
             f"No current consent for {route}: the patient signs and a clinician countersigns it on the "
-            f"Consent tab ({consent_url(patient.pk)})."
+            f"Consent tab ({reverse('patients:tab', args=[patient.pk, 'consent'])})."
         )))
     return errors
 

@@ -201,12 +201,12 @@ def free_slots(
     """Every start on the 15-minute grid when a room of the type's kind and one working, free staff
     member per required role are free for the whole visit (`minutes`, default the type's). Empty on
     a closed day. `loaded` reuses a `Day` already read; `after` drops starts before it (now, say)."""
-    plan = loaded or load_day(organization_id, clinic, day)
-    if plan.closed_reason:
+    known = loaded or load_day(organization_id, clinic, day)
+    if known.closed_reason:
         return []
     length = grid_minutes(minutes or appointment_type.minutes)
     found: list[Slot] = []
-    for opens, closes in sorted(plan.opening):
+    for opens, closes in sorted(known.opening):
         start = opens
         while start + timedelta(minutes=length) <= closes:
             end = start + timedelta(minutes=length)
@@ -214,9 +214,9 @@ def free_slots(
                 start += timedelta(minutes=OFFER_MINUTES)
                 continue
             slots = slots_of(start, length)
-            room = plan.free_room(appointment_type.room_kind, slots) if appointment_type.room_kind else None
+            room = known.free_room(appointment_type.room_kind, slots) if appointment_type.room_kind else None
             if room is not None or not appointment_type.room_kind:
-                staff = plan.free_staff(appointment_type.required_roles, start, end, slots)
+                staff = known.free_staff(appointment_type.required_roles, start, end, slots)
                 if staff is not None:
                     found.append(Slot(start, room, staff))
             start += timedelta(minutes=OFFER_MINUTES)

@@ -168,9 +168,13 @@ def book(
     prefer_room: Sequence[uuid.UUID] = (),
     prefer_staff: Sequence[uuid.UUID] = (),
     rescheduled_from: Appointment | None = None,
+    loaded: Day | None = None,
 ) -> Appointment:
     """Book one appointment; a free room and staff are chosen when none are given (preferring
-    `prefer_*`). Raises ValidationFailed (nothing written) naming each field at fault."""
+    `prefer_*`). Raises ValidationFailed (nothing written) naming each field at fault.
+
+    `loaded` reuses the clinic's `Day` just read for the same date (a series booking); a slot taken
+    since then is still refused, by the Occupancy constraint."""
     actor.require(Permission.EDIT_SCHEDULE)
     patient = _load(actor, patient_id)
     errors: list[FieldError] = []
@@ -203,7 +207,15 @@ def book(
     end = start + timedelta(minutes=minutes)
     slots = slots_of(start, minutes)
     wanted_staff = [s for s in (_uuid(x) for x in staff_ids) if s is not None]
-    day = load_day(actor.organization_id, clinic, start.date(), extra_staff=wanted_staff)
+    if (
+        loaded is not None
+        and loaded.clinic.pk == clinic.pk
+        and loaded.on == start.date()
+        and all(s in loaded.staff for s in wanted_staff)
+    ):
+        day = loaded
+    else:
+        day = load_day(actor.organization_id, clinic, start.date(), extra_staff=wanted_staff)
     if day.closed_reason:
         errors.append(
             FieldError("starts_at", f"The clinic is closed on {start:%a %d %b %Y}: {day.closed_reason}.")

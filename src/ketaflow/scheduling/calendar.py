@@ -28,11 +28,10 @@ from ketaflow.audit.trail import record
 from ketaflow.clinics.models import Clinic, OpeningHours, Room
 from ketaflow.validation import NotFound
 
-from .models import SLOT_MINUTES, Appointment, AppointmentStaff, ClosedDay, StaffHours
+from .models import ACTIVE, SLOT_MINUTES, Appointment, AppointmentStaff, ClosedDay, StaffHours
 
 QUARTER = 15
 ROWS_PER_LABEL = QUARTER // SLOT_MINUTES
-ACTIVE = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
 NO_ROOM = "none"
 # Status in words and a tone (never colour alone): the template shows both.
 STATUS_TONES = {

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -29,27 +29,24 @@ def clock(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class Links:
-    """Where blocks and free slots link: the appointment page (when it exists) and, for someone who
-    may book, the patient search (booking starts from the patient)."""
+    """Where blocks and free slots link: the appointment page and, for someone who may book, the
+    patient search (booking starts from the patient)."""
 
-    appointment: str  # with the placeholder id, or "" when the page does not exist
+    appointment: str  # the appointment page's address with the placeholder id
     book: str
 
     def to(self, appointment_id: uuid.UUID) -> str:
-        return self.appointment.replace(str(_PLACEHOLDER), str(appointment_id)) if self.appointment else ""
+        return self.appointment.replace(str(_PLACEHOLDER), str(appointment_id))
 
 
 def links(*, can_book: bool) -> Links:
-    try:
-        appointment = reverse("scheduling:appointment", args=[_PLACEHOLDER])
-    except NoReverseMatch:
-        appointment = ""
-    return Links(appointment, reverse("patients:list") if can_book else "")
+    return Links(
+        reverse("scheduling:appointment", args=[_PLACEHOLDER]), reverse("patients:list") if can_book else ""
+    )
 
 
 def _name(block: Block, text: str, to: Links) -> SafeString:
-    url = to.to(block.id)
-    return format_html('<a href="{}">{}</a>', url, text) if url else format_html("{}", text)
+    return format_html('<a href="{}">{}</a>', to.to(block.id), text)
 
 
 def _block_cell(cell: Cell, block: Block, to: Links) -> SafeString:

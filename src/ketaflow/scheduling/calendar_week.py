@@ -21,7 +21,6 @@ from ketaflow.clinics.models import Clinic
 from ketaflow.validation import NotFound
 
 from .calendar import (
-    ACTIVE,
     Block,
     Column,
     appointments_between,
@@ -35,6 +34,7 @@ from .calendar import (
     today_in,
     zone_of,
 )
+from .models import ACTIVE
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from ketaflow.portal.models import PortalAccount
 from ketaflow.portal.services import portal_actor
 
 from .feeds import active_feed
-from .models import Appointment
+from .models import OPEN, Appointment
 from .reminders import instruction_lines, when_text
 
 CARD_LIMIT = 5
-UPCOMING = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
 
 
 def appointments_card(account: PortalAccount, ip_address: str | None) -> Card | None:
@@ -26,7 +25,7 @@ def appointments_card(account: PortalAccount, ip_address: str | None) -> Card | 
     link. Showing it is an audited read (the count only)."""
     upcoming = list(
         Appointment.objects.for_organization(account.organization_id)
-        .filter(patient_id=account.patient_id, status__in=UPCOMING, ends_at__gte=timezone.now())
+        .filter(patient_id=account.patient_id, status__in=OPEN, ends_at__gte=timezone.now())
         .select_related("clinic", "appointment_type", "plan")
         .order_by("starts_at", "pk")[:CARD_LIMIT]
     )

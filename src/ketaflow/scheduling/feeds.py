@@ -35,8 +35,8 @@ from ketaflow.portal.models import PortalAccount
 from ketaflow.portal.services import portal_actor
 from ketaflow.validation import ValidationFailed
 
-from .calendar import ACTIVE, initials
-from .models import Appointment, CalendarFeed
+from .calendar import initials
+from .models import ACTIVE, Appointment, CalendarFeed
 from .reminders import scheduling_settings
 
 PAST_DAYS = 30

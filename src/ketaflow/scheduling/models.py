@@ -140,7 +140,13 @@ class Appointment(PatientChild):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (self.Status.BOOKED, self.Status.ARRIVED, self.Status.COMPLETED)
+        return self.status in ACTIVE
+
+
+ACTIVE = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
+"""An appointment in these holds its time: shown on the calendars, counted in its plan's series."""
+OPEN = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
+"""An appointment in these is still to happen: upcoming, and it can be completed or cancelled."""
 
 
 class AppointmentStaff(TenantModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,8 +23,10 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.protocols import ProtocolError
 from ketaflow.measurement.models import Invitation
+from ketaflow.measurement.patient_views import crisis_sentence
 from ketaflow.measurement.reminders import channel_for
 from ketaflow.measurement.sms import send_to_patient, sms_backend
+from ketaflow.plans.snapshot import protocol_of
 
 from .models import Appointment, SchedulingSettings
 
@@ -47,8 +50,6 @@ def protocol_instructions(appointment: Appointment) -> str:
     """The plan's protocol instructions (esketamine: fasting and no driving), "" without a plan."""
     if appointment.plan is None:
         return ""
-    from ketaflow.plans.snapshot import protocol_of
-
     try:
         return protocol_of(appointment.plan).instructions
     except ProtocolError:
@@ -60,11 +61,11 @@ def instruction_lines(appointment: Appointment) -> list[str]:
     or the plan's protocol instructions when the type has none, and for a treatment in the clinic an
     escort line and a playlist line unless the instructions already say so (no line twice)."""
     kind = appointment.appointment_type
+    text = kind.instructions or protocol_instructions(appointment)
     shown: list[str] = []
-    for text in (kind.instructions or protocol_instructions(appointment),):
-        for line in (part.strip() for part in text.splitlines()):
-            if line and line not in shown:
-                shown.append(line)
+    for line in (part.strip() for part in text.splitlines()):
+        if line and line not in shown:
+            shown.append(line)
     if kind.is_treatment and kind.room_kind and not kind.telehealth:
         said = " ".join(shown).lower()
         if not any(word in said for word in ESCORT_WORDS):
@@ -76,8 +77,6 @@ def instruction_lines(appointment: Appointment) -> list[str]:
 
 def when_text(moment: datetime, zone: str) -> str:
     """'Tuesday, March 4, 2025 at 9:00 AM MST' in the clinic's time zone."""
-    from zoneinfo import ZoneInfo
-
     local = moment.astimezone(ZoneInfo(zone))
     hour = local.hour % 12 or 12
     return f"{local:%A, %B} {local.day}, {local.year} at {hour}:{local:%M %p} {local.tzname()}"
@@ -94,7 +93,7 @@ def message_for(appointment: Appointment) -> tuple[str, str]:
         lines += ["", "Before your visit:", *[f"- {step}" for step in steps]]
     if clinic.phone:
         lines += ["", f"To change or cancel, call {clinic.phone}."]
-    lines += ["", "If you are in crisis, call or text 988, or call 911 in an emergency."]
+    lines += ["", crisis_sentence(appointment.organization_id)]
     subject = f"{clinic.name}: your appointment on {when}"
     return subject, "\n".join(lines)
 

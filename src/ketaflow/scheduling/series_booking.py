@@ -30,18 +30,19 @@ from ketaflow.validation import FieldError, ValidationFailed
 
 from .availability import Day, Slot, free_slots, load_day
 from .booking import _minutes, _zone, book, type_for
-from .models import Appointment, AppointmentType, SchedulingSettings
+from .models import ACTIVE, Appointment, AppointmentType, SchedulingSettings
 
 OPEN_ENDED_COUNT = 3
-ACTIVE = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
 
 
 @dataclass(frozen=True)
 class Proposed:
-    """One session of the preview: where it should fall and the slot found for it."""
+    """One session of the preview: where it should fall, the slot found for it and the clinic's day
+    it was found in (booking reuses it rather than reading the day again)."""
 
     placed: Placed
     slot: Slot
+    day: Day = field(repr=False, compare=False)
 
     @property
     def target(self) -> Target:
@@ -142,15 +143,16 @@ def preview_series(
     settings = SchedulingSettings.objects.for_organization(actor.organization_id).first()
     tolerance = rules.tolerance_days + (settings.series_search_days if settings else 0)
     minutes = _minutes(kind, plan)
-    found: dict[datetime, Slot] = {}
+    found: dict[datetime, tuple[Slot, Day]] = {}
     days: dict[date, list[datetime]] = {}
 
-    def slots(day: date) -> list[datetime]:
-        if day not in days:
-            offered = free_slots(actor.organization_id, plan.clinic, kind, day, minutes=minutes)
-            found.update({s.starts_at: s for s in offered})
-            days[day] = [s.starts_at for s in offered]
-        return days[day]
+    def slots(on: date) -> list[datetime]:
+        if on not in days:
+            day = load_day(actor.organization_id, plan.clinic, on)
+            offered = free_slots(actor.organization_id, plan.clinic, kind, on, minutes=minutes, loaded=day)
+            found.update({s.starts_at: (s, day) for s in offered})
+            days[on] = [s.starts_at for s in offered]
+        return days[on]
 
     last = booked[-1].starts_at.astimezone(zone) if booked else None
     today = timezone.now().astimezone(zone).date()
@@ -182,7 +184,7 @@ def preview_series(
         min_gap_days=rules.min_gap_days,
         every_days=every,
         already_booked=len(numbers),
-        proposed=tuple(Proposed(p, found[p.starts_at]) for p in placement.placed),
+        proposed=tuple(Proposed(p, *found[p.starts_at]) for p in placement.placed),
         unplaced=placement.unplaced,
     )
 
@@ -238,11 +240,14 @@ def _book_one(actor: Actor, preview: SeriesPreview, proposed: Proposed) -> Appoi
     plan = preview.plan
     wanted = proposed.slot
 
-    def candidates() -> Iterator[Slot]:
-        yield wanted
-        yield from _same_day(actor, preview, wanted)  # read only when the wanted slot was taken meanwhile
+    def candidates() -> Iterator[tuple[Slot, Day]]:
+        yield wanted, proposed.day
+        # Read fresh only when the wanted slot was taken meanwhile.
+        day = load_day(actor.organization_id, plan.clinic, proposed.day.on)
+        for slot in _same_day(actor, preview, wanted, day):
+            yield slot, day
 
-    for slot in candidates():
+    for slot, day in candidates():
         try:
             return book(
                 actor,
@@ -255,15 +260,15 @@ def _book_one(actor: Actor, preview: SeriesPreview, proposed: Proposed) -> Appoi
                 plan_id=plan.pk,
                 series_number=proposed.target.number,
                 phase=preview.phase,
+                loaded=day,
             )
         except ValidationFailed:
             continue
     return None
 
 
-def _same_day(actor: Actor, preview: SeriesPreview, wanted: Slot) -> list[Slot]:
-    """Other free slots of the wanted day, nearest in time first (read fresh, inside the booking)."""
-    day: Day = load_day(actor.organization_id, preview.plan.clinic, wanted.starts_at.date())
+def _same_day(actor: Actor, preview: SeriesPreview, wanted: Slot, day: Day) -> list[Slot]:
+    """Other free slots of the wanted `day` (read fresh, inside the booking), nearest in time first."""
     offered = free_slots(
         actor.organization_id,
         preview.plan.clinic,

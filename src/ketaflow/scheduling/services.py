@@ -23,11 +23,12 @@ from ketaflow.audit.trail import record
 from ketaflow.measurement.models import Treatment
 from ketaflow.measurement.schedule import refresh_due
 from ketaflow.plans.models import TreatmentPlan
+from ketaflow.plans.reviews import refresh_review_points
 from ketaflow.validation import ValidationFailed
 
 from .booking import _zone, book, type_for
 from .defaults import ensure_appointment_types
-from .models import Appointment, Occupancy
+from .models import OPEN, Appointment, Occupancy
 from .waitlist import add_to_waitlist, book_from_waitlist, offers_for, remove_from_waitlist
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
     "type_for",
 ]
 
-ACTIVE = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
-OPEN = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
 REASON_LIMIT = 300
 
 
@@ -97,8 +96,6 @@ def _reason(reason: str | None) -> str:
 
 def _refresh_plan(plan: TreatmentPlan | None) -> None:
     if plan is not None:
-        from ketaflow.plans.reviews import refresh_review_points
-
         refresh_review_points(plan)
 
 

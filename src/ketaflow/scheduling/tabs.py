@@ -21,13 +21,12 @@ from ketaflow.patients.models import Patient
 from . import cards  # noqa: F401  (registers the portal card)
 from .calendar import STATUS_TONES
 from .feeds import active_feed
-from .models import Appointment, AppointmentStaff
+from .models import OPEN, Appointment, AppointmentStaff
 from .reminders import instruction_lines
 
 TAB = "appointments"
 STAFF_ROWS = AppointmentStaff.objects.select_related("staff__user")
 PAST_LIMIT = 50
-UPCOMING = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
 PHASE_LABELS = {
     "induction": "Induction", "maintenance": "Maintenance", "taper": "Taper",
     "completed": "Completed", "discontinued": "Discontinued",
@@ -67,7 +66,7 @@ def appointments_context(actor: Actor, patient: Patient) -> dict[str, Any]:
         .prefetch_related(Prefetch("staff_rows", queryset=STAFF_ROWS))
         .order_by("starts_at", "pk")
     )
-    upcoming = [a for a in found if a.status in UPCOMING and a.ends_at >= now]
+    upcoming = [a for a in found if a.status in OPEN and a.ends_at >= now]
     chosen = {a.pk for a in upcoming}
     past = [a for a in reversed(found) if a.pk not in chosen]
     return {
