@@ -48,6 +48,8 @@ class Permission(StrEnum):
     MANAGE_CLINICS = "clinics.manage"
     VIEW_AUDIT = "audit.view"
     MANAGE_CONSENT_FORMS = "clinical.manage_consent_forms"
+    CHART_SESSIONS = "clinical.chart_sessions"
+    HANDLE_CONTROLLED = "controlled.handle"
 
 
 _P = Permission
@@ -76,6 +78,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.VIEW_SCHEDULE,
             _P.EDIT_SCHEDULE,
             _P.MANAGE_CONSENT_FORMS,
+            _P.CHART_SESSIONS,
+            _P.HANDLE_CONTROLLED,
         }
     ),
     Role.NURSE: frozenset(
@@ -86,6 +90,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.EDIT_CLINICAL,
             _P.VIEW_SCHEDULE,
             _P.EDIT_SCHEDULE,
+            _P.CHART_SESSIONS,
+            _P.HANDLE_CONTROLLED,
         }
     ),
     Role.THERAPIST: frozenset(

@@ -24,6 +24,7 @@ from typing import Any
 from .conditions import catalogue
 from .dose_rules import DOSE_KINDS, DoseRule, Titration, parse_dose_rule
 from .eligibility.rules import Route
+from .monitoring import MonitoringRules, monitoring_rules
 from .protocol_fields import ProtocolError, optional_whole, required, text, whole, wholes
 
 __all__ = [
@@ -151,6 +152,7 @@ class Protocol:
     chair_minutes: int | None = None
     instructions: str = ""
     home: HomeRules | None = None
+    monitoring: MonitoringRules | None = None  # always set by parse_protocol
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -294,6 +296,7 @@ def parse_protocol(data: Mapping[str, Any], *, version: str) -> Protocol:
         chair_minutes=optional_whole(data, "chair_minutes", "", minimum=5),
         instructions=text(data, "instructions", "", optional=True),
         home=home,
+        monitoring=monitoring_rules(route.value, data.get("monitoring")),
         definition=dict(data),
     )
 

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "ketaflow.plans",
     "ketaflow.scheduling",
     "ketaflow.billing",
+    "ketaflow.ledger",
+    "ketaflow.sessions",
     "ketaflow.web",
 ]
 
