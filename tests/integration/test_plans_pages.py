@@ -37,6 +37,9 @@ def test_a_protocol_page_shows_every_number_the_schedule_in_words_and_an_example
     assert "the next phase starts on day 56" in text
     day_4 = (timezone.localdate() + timezone.timedelta(days=4)).strftime("%a %m/%d")
     assert f"#2 {day_4}" in text
+    assert "Minimum observation after dosing 120 min From the source" in text
+    assert "Before dosing: systolic blood pressure at most 140 mmHg From the source" in text
+    assert "Alert: oxygen saturation at least 92 % [verify]" in text
     assert prescriber.get("/plans/protocols/no-such-protocol/").status_code == 404
 
 
@@ -51,14 +54,24 @@ def test_cloning_from_the_form_saves_a_new_version_and_shows_errors_beside_the_f
     )
     assert response.status_code == 200
     assert "Cap (mg): dose.cap_mg: must be a number above zero" in text_of(response)
+    spo2 = '"oxygen_saturation": {\n      "low": "9'
+    stricter = data["monitoring"].replace(spo2 + '2"', spo2 + '4"')
+    assert stricter != data["monitoring"]
     response = prescriber.post(
-        "/plans/protocols/iv-depression/clone/", data | {"cap_mg": "90", "change_note": "Cap 90"}
+        "/plans/protocols/iv-depression/clone/",
+        data | {"monitoring": '{"limits": {"heart_rate": {"high": 400}}}', "change_note": "x"},
+    )
+    assert "monitoring.limits.heart_rate.high: must be within 20-250 /min" in text_of(response)
+    response = prescriber.post(
+        "/plans/protocols/iv-depression/clone/",
+        data | {"cap_mg": "90", "change_note": "Cap 90", "monitoring": stricter},
     )
     assert response.status_code == 302 and response["Location"] == "/plans/protocols/iv-depression/"
     row = ClinicProtocol.objects.get(organization=practice.org)
     assert row.number == 1 and row.definition["dose"]["cap_mg"] == "90"
     text = text_of(prescriber.get("/plans/protocols/iv-depression/"))
     assert "Cap 90 mg" in text and "clinic-1 Your clinic, from iv-depression@2026.11.1" in text
+    assert "Alert: oxygen saturation at least 94 %" in text
     assert (
         signed_in(practice.staff[Role.NURSE]).get("/plans/protocols/iv-depression/clone/").status_code == 403
     )

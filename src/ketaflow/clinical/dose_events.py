@@ -150,12 +150,15 @@ def delivered(
             given += event.amount_mg
             lines.append(f"{event.at:%H:%M} given {event.amount_mg:f} mg")
             continue
+        was_running = running_since is not None
         if event.kind in (EventKind.PAUSE, EventKind.STOP, EventKind.RATE):
             close(event.at)
             running_since = None
         if event.kind in (EventKind.START, EventKind.RESUME, EventKind.RATE):
             rate = event.rate_ml_per_h if event.rate_ml_per_h is not None else rate
-            running_since = event.at
+            # a rate set while paused applies from the resume, not from now
+            if event.kind is not EventKind.RATE or was_running:
+                running_since = event.at
     current = state(events)
     if current == "running" and until is not None and running_since is not None and until > running_since:
         close(until)
@@ -183,7 +186,7 @@ def check_prepared_dose(
     planned_mg: Decimal, prepared_mg: Decimal, *, override_reason: str = ""
 ) -> str | None:
     """A prepared dose above the plan needs an override with its reason. Returns the override
-    note to record ('' when none is needed), or raises EventError('override_reason')."""
+    note to record (None when none is needed), or raises EventError('override_reason')."""
     if prepared_mg <= 0:
         raise EventError("volume_drawn_ml", "The prepared dose must be above zero.")
     if prepared_mg <= planned_mg:

@@ -214,6 +214,8 @@ def _limits(data: Any, path: str) -> tuple[Limit, ...]:
         if not isinstance(bounds, Mapping) or not bounds or set(bounds) - {"low", "high"}:
             raise ProtocolError(here, "give a low and/or a high limit")
         low, high = (_bound(bounds.get(k), f"{here}.{k}") for k in ("low", "high"))
+        if low is None and high is None:
+            raise ProtocolError(here, "give a low and/or a high limit")
         for value, key in ((low, "low"), (high, "high")):
             if value is not None and not spec.minimum <= value <= spec.maximum:
                 raise ProtocolError(

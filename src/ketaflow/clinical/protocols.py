@@ -149,10 +149,10 @@ class Protocol:
     phases: Mapping[str, Phase]
     futility_after: int
     futility_source: str
+    monitoring: MonitoringRules
     chair_minutes: int | None = None
     instructions: str = ""
     home: HomeRules | None = None
-    monitoring: MonitoringRules | None = None  # always set by parse_protocol
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

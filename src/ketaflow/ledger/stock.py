@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
@@ -27,16 +28,37 @@ from ketaflow.validation import FieldError, ValidationFailed
 
 from .models import Balance, Entry, Lot, Product, StorageLocation
 
+MOST_MG = Decimal("99999999.999")
+MG_STEP = Decimal("0.001")
+CLOCK_SKEW = timedelta(minutes=2)
+
 
 def quantity(value: Any, field: str = "quantity_mg") -> Decimal:
-    """A positive Decimal of mg, or ValidationFailed naming `field`."""
+    """A positive Decimal of mg (at most 3 decimal places), or ValidationFailed naming `field`."""
     try:
-        number = Decimal(str(value))
+        number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
         raise ValidationFailed.single(field, "Enter a quantity in mg.") from exc
     if not number.is_finite() or number <= 0:
         raise ValidationFailed.single(field, "Enter a quantity above zero.")
+    if number > MOST_MG:
+        raise ValidationFailed.single(field, "That quantity is too large.")
+    if number != number.quantize(MG_STEP):
+        raise ValidationFailed.single(field, "Give the quantity to at most 3 decimal places (0.001 mg).")
     return number
+
+
+def moment(value: datetime | None, field: str = "occurred_at") -> datetime:
+    """`value` (or now when None): timezone-aware and not in the future (2 minutes of clock skew
+    allowed); ValidationFailed naming `field` otherwise."""
+    now = timezone.now()
+    if value is None:
+        return now
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        raise ValidationFailed.single(field, "Give the time with its time zone.")
+    if value > now + CLOCK_SKEW:
+        raise ValidationFailed.single(field, "That time is in the future.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,8 @@ def write_entry(
             raise ValidationFailed.single(
                 "witness_id", "Choose a colleague who handles controlled substances."
             )
+    occurred_at = moment(movement.occurred_at)
+    quantity_mg = Decimal(str(quantity_mg)).quantize(MG_STEP, rounding=ROUND_HALF_UP)
     balance, _ = Balance.objects.select_for_update().get_or_create(
         organization_id=actor.organization_id, lot=lot, location=location
     )
@@ -95,7 +119,7 @@ def write_entry(
         location=location,
         change_mg=change,
         balance_after_mg=after,
-        occurred_at=movement.occurred_at or timezone.now(),
+        occurred_at=occurred_at,
         recorded_by_id=actor.user_id,
         witness_id=movement.witness_id,
         patient_id=movement.patient_id,
@@ -121,13 +145,19 @@ def write_entry(
     return entry
 
 
-def _is_handler(actor: Actor, user_id: int) -> bool:
-    roles = [r for r in Role if Permission.HANDLE_CONTROLLED in ROLE_PERMISSIONS[r]]
+def handlers_of(organization_id: uuid.UUID) -> QuerySet[StaffMember]:
+    """Active staff whose role lets them handle controlled substances: the possible witnesses."""
+    roles = [r.value for r in Role if Permission.HANDLE_CONTROLLED in ROLE_PERMISSIONS[r]]
     return (
-        StaffMember.objects.for_organization(actor.organization_id)
-        .filter(user_id=user_id, user__is_active=True, role_rows__role__in=[r.value for r in roles])
-        .exists()
+        StaffMember.objects.for_organization(organization_id)
+        .filter(user__is_active=True, role_rows__role__in=roles)
+        .select_related("user")
+        .distinct()
     )
+
+
+def _is_handler(actor: Actor, user_id: int) -> bool:
+    return handlers_of(actor.organization_id).filter(user_id=user_id).exists()
 
 
 def lot_of(actor: Actor, lot_id: Any) -> Lot:
@@ -152,33 +182,45 @@ def receive(
     expires_on: date,
     supplier: str,
     invoice_number: str,
-    quantity_mg: Any,
+    quantity_mg: Any = None,
     location_id: Any,
     occurred_at: datetime | None = None,
+    units: Any = None,
 ) -> Entry:
-    """A delivery from a supplier into a location: the lot is created on first receipt (or must
-    match its recorded expiry and supplier afterwards). ValidationFailed names the bad field."""
+    """A delivery from a supplier into a location, as mg or as whole units (vials, devices) of the
+    product. The lot is created on first receipt and must keep its recorded expiry afterwards; an
+    expired lot, an inactive product or location are refused. ValidationFailed names the bad field."""
     actor.require(Permission.HANDLE_CONTROLLED)
     errors: list[FieldError] = []
-    if not lot_number.strip():
+    lot_number, supplier = (lot_number or "").strip(), (supplier or "").strip()
+    invoice_number = (invoice_number or "").strip()
+    if not lot_number:
         errors.append(FieldError("lot_number", "Enter the lot number."))
     if not isinstance(expires_on, date):
         errors.append(FieldError("expires_on", "Enter the expiry date."))
-    if not supplier.strip():
+    elif expires_on < timezone.localdate():
+        errors.append(FieldError("expires_on", "This lot has expired; expired stock is not received."))
+    if not supplier:
         errors.append(FieldError("supplier", "Enter the supplier."))
-    if not invoice_number.strip():
+    if not invoice_number:
         errors.append(FieldError("invoice_number", "Enter the supplier's invoice number."))
+    if (quantity_mg in (None, "")) == (units in (None, "")):
+        errors.append(FieldError("quantity_mg", "Enter the quantity received in mg, or the number of units."))
     if errors:
         raise ValidationFailed(errors)
-    amount = quantity(quantity_mg)
     with transaction.atomic():
         product: Product = Product.objects.for_organization(actor.organization_id).one(product_id, "product")
         location = location_of(actor, location_id)
+        if not product.is_active:
+            raise ValidationFailed.single("product_id", f"{product.name} is no longer stocked.")
+        if not location.is_active:
+            raise ValidationFailed.single("location_id", f"{location.name} is no longer in use.")
+        amount = quantity(quantity_mg) if units in (None, "") else units_as_mg(product, units)
         lot, created = Lot.objects.get_or_create(
             organization_id=actor.organization_id,
             product=product,
-            lot_number=lot_number.strip(),
-            defaults={"expires_on": expires_on, "supplier": supplier.strip()},
+            lot_number=lot_number,
+            defaults={"expires_on": expires_on, "supplier": supplier},
         )
         if not created and lot.expires_on != expires_on:
             raise ValidationFailed.single(
@@ -190,10 +232,19 @@ def receive(
             lot,
             location,
             amount,
-            Movement(
-                occurred_at=occurred_at, supplier=supplier.strip(), invoice_number=invoice_number.strip()
-            ),
+            Movement(occurred_at=occurred_at, supplier=supplier, invoice_number=invoice_number),
         )
+
+
+def units_as_mg(product: Product, units: Any, field: str = "units") -> Decimal:
+    """Whole units (vials, devices) of `product` as mg; ValidationFailed naming `field`."""
+    try:
+        count = int(str(units).strip())
+    except ValueError as exc:
+        raise ValidationFailed.single(field, "Enter a whole number of units.") from exc
+    if not 0 < count <= 100_000:
+        raise ValidationFailed.single(field, "Enter a number of units above zero.")
+    return quantity(product.mg_per_unit * count, field)
 
 
 def administer(
@@ -277,3 +328,27 @@ def transfer(
             actor, EntryKind.TRANSFER_IN, lot, target, amount, Movement(transfer=pair, reason=reason)
         )
         return out, into
+
+
+def adjust(
+    actor: Actor,
+    *,
+    lot: Lot,
+    location: StorageLocation,
+    change_mg: Decimal,
+    witness_id: int | None,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Entry:
+    """A witnessed correction of the balance by a signed `change_mg` (a reconciled count difference);
+    runs inside the caller's transaction. ValidationFailed names reason, witness_id or quantity_mg."""
+    if not (reason or "").strip():
+        raise ValidationFailed.single("reason", "Give the reason for the adjustment.")
+    return write_entry(
+        actor,
+        EntryKind.ADJUSTMENT,
+        lot,
+        location,
+        change_mg,
+        Movement(occurred_at=occurred_at, witness_id=witness_id, reason=reason.strip()[:300]),
+    )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from ketaflow.clinical.monitoring import MonitoringRules
 from ketaflow.clinical.protocols import Block, Phase, Protocol
 from ketaflow.clinical.series import Target, phase_span_days, series_targets
 
@@ -128,3 +129,32 @@ def phases_text(protocol: Protocol, start: date) -> list[PhaseText]:
             break
         cursor = date.fromordinal(cursor.toordinal() + span)
     return found
+
+
+def monitoring_numbers(rules: MonitoringRules) -> list[Number]:
+    """Every number a session of the protocol is watched against, each marked when [verify]."""
+    rows: list[tuple[str, str, str]] = [
+        ("vitals_every_min", "Vital signs every",
+         _d(rules.vitals_every_min, "min") if rules.vitals_every_min else "as needed"),
+    ]
+    rows += [("limits", f"Alert: {limit.label.lower()}", limit.text) for limit in rules.limits]
+    if rules.systolic_rise_mmhg:
+        rows.append(("systolic_rise_mmhg", "Alert: systolic rise above baseline",
+                     f"more than {rules.systolic_rise_mmhg} mmHg"))
+    rows += [("pre_dose", f"Before dosing: {limit.label.lower()}", limit.text) for limit in rules.pre_dose]
+    rows.append(("min_observation_min", "Minimum observation after dosing",
+                 _d(rules.min_observation_min, "min")))
+    rows.append(("second_check", "Second person checks the preparation",
+                 "yes" if rules.second_check else "no"))
+    if rules.fasting_hours:
+        rows.append(("fasting_hours", "Nothing to eat before", _d(rules.fasting_hours, "h")))
+    if rules.no_liquids_min:
+        rows.append(("no_liquids_min", "No liquids before", _d(rules.no_liquids_min, "min")))
+    rows.append(("pregnancy_test", "Pregnancy test where it applies",
+                 "yes" if rules.pregnancy_test else "no"))
+    rows.append(("escort_required", "Escort home named",
+                 "required" if rules.escort_required else "not required"))
+    if rules.check_in_within_hours:
+        rows.append(("check_in_within_hours", "Check-in after a home dose within",
+                     _d(rules.check_in_within_hours, "h")))
+    return [Number(label, value, name in rules.verify) for name, label, value in rows]

@@ -8,6 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ketaflow.clinical.monitoring import monitoring_rules
+from ketaflow.clinical.protocol_fields import ProtocolError
 from ketaflow.validation import FieldError, ValidationFailed
 
 # definition path -> form field (first match by prefix wins)
@@ -30,6 +32,7 @@ FIELD_OF = (
     ("dose.max_mg", "max_mg"),
     ("reviews.futility_after", "futility_after"),
     ("phases", "phases"),
+    ("monitoring", "monitoring"),
     ("name", "name"),
 )
 
@@ -79,7 +82,21 @@ def initial_from(definition: Mapping[str, Any]) -> dict[str, Any]:
         "max_mg": _text(dose.get("max_mg")),
         "futility_after": _text(definition.get("reviews", {}).get("futility_after")),
         "phases": json.dumps(definition.get("phases", {}), indent=2),
+        "monitoring": json.dumps(_monitoring_block(definition), indent=2),
     }
+
+
+def _monitoring_block(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol's own monitoring block, or its route's defaults written out in full to edit."""
+    if isinstance(definition.get("monitoring"), Mapping):
+        return dict(definition["monitoring"])
+    try:
+        rules = monitoring_rules(str(definition.get("route", "")))
+    except ProtocolError:
+        return {}
+    block = rules.as_dict()
+    block.pop("route")
+    return block
 
 
 def _whole(value: str, field: str, errors: list[FieldError]) -> int | None:
@@ -145,6 +162,16 @@ def definition_from(source: Mapping[str, Any], data: Mapping[str, Any]) -> dict[
         errors.append(FieldError("phases", f"Not valid JSON (line {exc.lineno}): {exc.msg}."))
     else:
         result["phases"] = phases
+    if "monitoring" in data:
+        try:
+            monitoring = json.loads(data.get("monitoring") or "{}")
+        except json.JSONDecodeError as exc:
+            errors.append(FieldError("monitoring", f"Not valid JSON (line {exc.lineno}): {exc.msg}."))
+        else:
+            if monitoring:
+                result["monitoring"] = monitoring
+            else:
+                result.pop("monitoring", None)
     if errors:
         raise ValidationFailed(errors)
     return result

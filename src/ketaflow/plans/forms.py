@@ -146,6 +146,13 @@ class CloneForm(forms.Form):
                   '"sessions" (null: open-ended), "first_gap_days"}, with "min_gap_days" and '
                   '"tolerance_days".',
     )
+    monitoring = forms.CharField(
+        label="Monitoring and alert thresholds (JSON)", required=False,
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text='Vital signs interval, alert "limits" and "pre_dose" limits per vital sign '
+                  '({"low", "high"}), "min_observation_min", "second_check", "fasting_hours"... '
+                  "Blank: the route's defaults.",
+    )
     change_note = forms.CharField(label="What changed and why", max_length=300, required=False,
                                   help_text="Shown in the version history.")
 

@@ -19,7 +19,7 @@ from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
 
 from . import library as lib
-from .describe import dose_numbers, phases_text
+from .describe import dose_numbers, monitoring_numbers, phases_text
 from .doses import calculate, dose_unit, number
 from .editing import as_form_errors, definition_from, initial_from
 from .forms import CalculatorForm, CloneForm
@@ -46,6 +46,8 @@ def protocol_detail(request: HttpRequest, key: str) -> HttpResponse:
     today = timezone.localdate()
     return render(request, "plans/protocol.html", {
         "entry": entry, "shown": shown, "protocol": shown.protocol, "numbers": dose_numbers(shown.protocol),
+        "monitoring": monitoring_numbers(shown.protocol.monitoring),
+        "monitoring_source": shown.protocol.monitoring.source,
         "phases": phases_text(shown.protocol, today), "today": today, "section": SECTION,
         "can_edit": actor.can(Permission.SIGN_PLANS),
     })
