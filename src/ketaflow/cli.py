@@ -577,11 +577,15 @@ def manage(args: tuple[str, ...]) -> None:
 
 def _register_app_commands() -> None:
     """The apps' own command groups, registered here so every command is listed in one file."""
+    from ketaflow.ledger.commands import ledger
     from ketaflow.plans.commands import plans
     from ketaflow.scheduling.commands import schedule
+    from ketaflow.sessions.commands import sessions
 
     main.add_command(plans)
     main.add_command(schedule)
+    main.add_command(sessions)
+    main.add_command(ledger)
 
 
 _register_app_commands()

@@ -20,6 +20,7 @@ from ketaflow.accounts.roles import Role
 from ketaflow.ledger.models import Lot, Product, StorageLocation
 from ketaflow.ledger.stock import receive
 from ketaflow.measurement.models import Treatment
+from ketaflow.plans.models import OPEN_PHASES, TreatmentPlan
 from ketaflow.scheduling.defaults import ensure_appointment_types
 from ketaflow.scheduling.models import Appointment, AppointmentType
 from ketaflow.sessions.checkin import check_in, record_checklist
@@ -72,7 +73,9 @@ def prescriber(practice: Any) -> Any:
     return actor_of(practice.staff[Role.PRESCRIBER])
 
 
-def stock(practice: Any, drug: str = "ketamine", *, expires_in_days: int = 365) -> tuple[Product, StorageLocation, Lot]:
+def stock(
+    practice: Any, drug: str = "ketamine", *, expires_in_days: int = 365
+) -> tuple[Product, StorageLocation, Lot]:
     """A product of `drug` with one lot received into the clinic's safe (synthetic supplier and
     invoice). Calling it again for the same drug tops up the same lot."""
     spec = PRODUCTS[drug]
@@ -124,9 +127,16 @@ def second_nurse(practice: Any) -> StaffMember:
 
 
 def booked_treatment(practice: Any, route: str = "iv", *, today: bool = True) -> Appointment:
-    """A booked treatment visit on the patient's signed plan of `route`, starting on the hour
-    (today, or a week ahead), with its scheduled Treatment as the booking service makes it."""
-    plan = signed_plan(practice, route)
+    """A booked treatment visit on the patient's signed plan of `route` (made on first use, reused
+    after), starting on the hour (today, or a week ahead), with its scheduled Treatment as the
+    booking service makes it."""
+    plan = (
+        TreatmentPlan.objects.for_organization(practice.org.pk)
+        .filter(
+            patient=practice.patient, route=route, status=TreatmentPlan.Status.SIGNED, phase__in=OPEN_PHASES
+        )
+        .first()
+    ) or signed_plan(practice, route)
     ensure_appointment_types(practice.org.pk)
     kind = AppointmentType.objects.for_organization(practice.org.pk).get(key=route)
     start = timezone.now().replace(minute=0, second=0, microsecond=0)
@@ -218,7 +228,9 @@ def dosing_session(practice: Any, route: str = "iv", *, started: datetime | None
     preparation = prepared(practice, session)
     at = started or timezone.now() - DOSING_STARTED_AGO
     if route == "iv":
-        record_event(nurse(practice), session.pk, kind="start", at=at, rate_ml_per_h=preparation.pump_rate_ml_per_h)
+        record_event(
+            nurse(practice), session.pk, kind="start", at=at, rate_ml_per_h=preparation.pump_rate_ml_per_h
+        )
     elif route == "esketamine":
         record_event(nurse(practice), session.pk, kind="give", at=at, amount_mg=Decimal("28"))
     else:
@@ -237,7 +249,11 @@ def stopped_session(practice: Any, route: str = "iv") -> TreatmentSession:
         minute = 5
         while given < session.planned_mg:
             record_event(
-                nurse(practice), session.pk, kind="give", at=start + timedelta(minutes=minute), amount_mg=Decimal("28")
+                nurse(practice),
+                session.pk,
+                kind="give",
+                at=start + timedelta(minutes=minute),
+                amount_mg=Decimal("28"),
             )
             given += 28
             minute += 5

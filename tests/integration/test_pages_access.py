@@ -26,6 +26,7 @@ from ketaflow.eligibility.models import EligibilityDecision, EligibilitySettings
 from ketaflow.enquiries.models import Lead
 from ketaflow.evaluation.models import Evaluation
 from ketaflow.intake.models import Intake
+from ketaflow.ledger.models import Balance, Count, CountLine, Entry, Lot, Product, StorageLocation
 from ketaflow.measurement.models import (
     Invitation,
     MeasureDue,
@@ -51,6 +52,20 @@ from ketaflow.scheduling.models import (
     StaffHours,
     WaitlistEntry,
 )
+from ketaflow.sessions.models import (
+    DoseEvent,
+    DosePreparation,
+    HomeSession,
+    NoteAmendment,
+    RemsEnrolment,
+    RemsForm,
+    RescueDose,
+    SessionScore,
+    SessionVitals,
+    SideEffect,
+    TreatmentSession,
+    VitalAlert,
+)
 from tests.factories import (
     AlertFactory,
     AllergyFactory,
@@ -64,19 +79,22 @@ from tests.factories import (
 from tests.integration.consent_factories import signed
 from tests.integration.enquiries_factories import LeadFactory
 from tests.integration.pages import PAGE_TEST_MARKS, signed_in, text_of
+from tests.integration.session_records import session_records
 from tests.integration.treatment_records import treatment_records
 
 pytestmark = PAGE_TEST_MARKS
 
 PAGE_NAMESPACES = (
     "web", "accounts", "patients", "staff", "clinics", "audit", "measures", "enquiries", "intake",
-    "evaluation", "eligibility", "consent", "plans", "scheduling", "billing",
+    "evaluation", "eligibility", "consent", "plans", "scheduling", "billing", "sessions", "ledger",
 )
 # Path arguments that carry no record id; everything else names a record of the stranger.
 NON_ID_KWARGS = frozenset({"tab", "route", "setting"})
 # The patient-facing pages (the public self-screen, intake and consent links, the portal) take tokens
 # or section names, not record ids, and are tested with their own flows.
-PATIENT_FACING = re.compile(r"^(intake:(link|portal)|consent:p:|scheduling:(feed|portal_feed)$)")
+PATIENT_FACING = re.compile(
+    r"^(intake:(link|portal)|consent:p:|scheduling:(feed|portal_feed)$|sessions:home_)"
+)
 
 
 def evaluation_records(practice, label: str) -> dict[str, list[str]]:
@@ -145,10 +163,12 @@ def stranger_records(stranger) -> StrangerRecords:
             "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
             **evaluation_records(stranger, "Quokka"),
             **treatment_records(stranger, "Quokka"),
+            **session_records(stranger, "Quokka"),
         },
         secrets=["Zephyrstrange", "ZZ-424242", "Faraway Quokka Clinic", "stranger.owner.kumquat",
                  "Quokka Chair", "Stranger condition note", "Kumquatine", "Stranger alert marmalade",
                  "Quokka Leadperson", "Quokkaplan", "Quokka lead note", "Quokkaine tonic",
+                 "Quokkasession", "Quokka queasy", "Quokka cabinet", "Quokka-LOT",
                  str(patient.pk), str(owner.pk)],
     )
 
@@ -180,7 +200,9 @@ def snapshot(org) -> dict[str, object]:
                          ClinicProtocol, TreatmentPlan, DoseChange, PhaseChange, ReviewPoint, AppointmentType,
                          Appointment, Occupancy, WaitlistEntry, CalendarFeed, StaffHours, ClosedDay,
                          SchedulingSettings, PriceItem, BillingSettings, Estimate, Invoice, InvoiceLine,
-                         Payment)},
+                         Payment, TreatmentSession, DosePreparation, DoseEvent, SessionVitals, VitalAlert,
+                         SideEffect, RescueDose, SessionScore, NoteAmendment, RemsEnrolment, RemsForm,
+                         HomeSession, Product, StorageLocation, Lot, Balance, Entry, Count, CountLine)},
         "audit": AuditEvent.objects.filter(organization=org).count(),
     }
 
@@ -243,6 +265,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_from_every_staff_page(practice)
         "response_id": [str(flagged.response.pk)], "safety_alert_id": [str(flagged.alert.pk)],
         **evaluation_records(practice, "Ours"),
         **treatment_records(practice, "Ours"),
+        **session_records(practice, "Ours"),
     }
     for name, params in page_urls():
         if name in open_pages:
@@ -327,7 +350,8 @@ def test_no_page_carries_inline_script_style_or_event_handlers(practice):
              f"/patients/{practice.patient.pk}/measures/",
              f"/measures/patients/{practice.patient.pk}/enter/?instrument=phq9",
              f"/measures/responses/{flagged.response.pk}/", f"/measures/alerts/{flagged.alert.pk}/",
-             "/measures/", "/measures/?tab=overdue", "/measures/?tab=alerts", "/measures/settings/"]
+             "/measures/", "/measures/?tab=overdue", "/measures/?tab=alerts", "/measures/settings/",
+             "/sessions/", "/sessions/rems/", "/sessions/settings/", "/ledger/"]
     for url in pages:
         html = client.get(url).content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline script on {url}"

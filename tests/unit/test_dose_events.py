@@ -1,4 +1,4 @@
-"""Dose events: the order they may follow and the dose they deliver, computed, never typed in. Pure: no database."""
+"""Dose events: the order they may follow and the dose they deliver, computed from the events. No database."""
 
 from __future__ import annotations
 

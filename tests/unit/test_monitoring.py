@@ -1,4 +1,4 @@
-"""Session monitoring rules, the readiness decision, vital-sign alerts and the vitals timer. Pure: no database."""
+"""Session monitoring rules, the readiness decision, vital-sign alerts and the vitals timer. No database."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from .services import actor_for
 from .two_factor import confirmed_device, two_factor_required
 
 EXEMPT_PREFIXES = ("/static/", "/api/", "/healthz")
-PATIENT_PREFIXES = ("/portal/", "/q/", "/intake/", "/c/", "/consent/p/", "/schedule/p/")
+PATIENT_PREFIXES = ("/portal/", "/q/", "/intake/", "/c/", "/consent/p/", "/schedule/p/", "/sessions/p/")
 PATIENT_HOME = "/portal/"
 
 

@@ -22,6 +22,8 @@ urlpatterns = [
     path("plans/", include("ketaflow.plans.urls")),
     path("schedule/", include("ketaflow.scheduling.urls")),
     path("billing/", include("ketaflow.billing.urls")),
+    path("sessions/", include("ketaflow.sessions.urls")),
+    path("ledger/", include("ketaflow.ledger.urls")),
     path("staff/", include("ketaflow.accounts.staff_urls")),
     path("settings/", include("ketaflow.clinics.urls")),
     path("audit/", include("ketaflow.audit.urls")),

@@ -96,7 +96,7 @@ def write_entry(
             )
         if movement.witness_id == actor.user_id:
             raise ValidationFailed.single("witness_id", "The witness must be someone other than you.")
-        if not _is_handler(actor, movement.witness_id):
+        if not is_handler(actor, movement.witness_id):
             raise ValidationFailed.single(
                 "witness_id", "Choose a colleague who handles controlled substances."
             )
@@ -156,7 +156,7 @@ def handlers_of(organization_id: uuid.UUID) -> QuerySet[StaffMember]:
     )
 
 
-def _is_handler(actor: Actor, user_id: int) -> bool:
+def is_handler(actor: Actor, user_id: int) -> bool:
     return handlers_of(actor.organization_id).filter(user_id=user_id).exists()
 
 
@@ -281,12 +281,16 @@ def waste(
     patient_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
 ) -> Entry:
-    """Drug discarded (left in a syringe or bag, a broken vial) before a second person."""
+    """Drug discarded (left in a syringe or bag, a broken vial) before a second person. Waste of a
+    session's dose names the session (and so its patient); once the session's dosing has ended its
+    reconciliation is refreshed in the same transaction, so a flagged dose clears when the waste
+    accounts for it. ValidationFailed names reason, quantity_mg, witness_id or session_id."""
     if not (reason or "").strip():
         raise ValidationFailed.single("reason", "Say why the drug was wasted.")
     amount = quantity(quantity_mg)
     with transaction.atomic():
-        return write_entry(
+        session = _session_of(actor, session_id)
+        entry = write_entry(
             actor,
             EntryKind.WASTE,
             lot_of(actor, lot_id),
@@ -295,11 +299,37 @@ def waste(
             Movement(
                 occurred_at=occurred_at,
                 witness_id=witness_id,
-                session_id=session_id,
-                patient_id=patient_id,
-                reason=reason.strip(),
+                session_id=session.pk if session else None,
+                patient_id=session.patient_id if session else patient_id,
+                reason=reason.strip()[:300],
             ),
         )
+        if session is not None and session.reconciliation is not None:
+            from ketaflow.sessions.flow_events import refresh_reconciliation
+
+            refresh_reconciliation(session)
+        return entry
+
+
+def _session_of(actor: Actor, session_id: Any) -> Any:
+    """The organization's session, locked (None when no id is given); ValidationFailed otherwise."""
+    if session_id is None:
+        return None
+    from ketaflow.sessions.models import TreatmentSession
+
+    try:
+        key = uuid.UUID(str(session_id))
+    except ValueError:
+        key = None
+    found = (
+        TreatmentSession.objects.for_organization(actor.organization_id)
+        .select_for_update(of=("self",))
+        .filter(pk=key)
+        .first()
+    )
+    if found is None:
+        raise ValidationFailed.single("session_id", "No such session in your practice.")
+    return found
 
 
 def transfer(
@@ -310,6 +340,7 @@ def transfer(
     to_location_id: Any,
     quantity_mg: Any,
     reason: str = "",
+    occurred_at: datetime | None = None,
 ) -> tuple[Entry, Entry]:
     """Stock moved between two locations: an out and an in entry sharing one transfer id."""
     amount = quantity(quantity_mg)
@@ -320,12 +351,24 @@ def transfer(
             raise ValidationFailed.single(
                 "to_location_id", "Choose a different location to move the stock to."
             )
+        if not target.is_active:
+            raise ValidationFailed.single("to_location_id", f"{target.name} is no longer in use.")
         pair = uuid.uuid4()
         out = write_entry(
-            actor, EntryKind.TRANSFER_OUT, lot, source, amount, Movement(transfer=pair, reason=reason)
+            actor,
+            EntryKind.TRANSFER_OUT,
+            lot,
+            source,
+            amount,
+            Movement(occurred_at=occurred_at, transfer=pair, reason=(reason or "").strip()[:300]),
         )
         into = write_entry(
-            actor, EntryKind.TRANSFER_IN, lot, target, amount, Movement(transfer=pair, reason=reason)
+            actor,
+            EntryKind.TRANSFER_IN,
+            lot,
+            target,
+            amount,
+            Movement(occurred_at=occurred_at, transfer=pair, reason=(reason or "").strip()[:300]),
         )
         return out, into
 

@@ -9,3 +9,6 @@ class SessionsConfig(AppConfig):
     label = "treatment_sessions"
     verbose_name = "Treatment sessions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import home_cards, tabs  # noqa: F401  (register the portal card and the chart tab)

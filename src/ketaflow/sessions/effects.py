@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
@@ -29,8 +30,11 @@ from ketaflow.ledger.stock import administer, location_of, lot_of
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .access import locked_session
+from .flow_common import moment, text
 from .models import RescueDose, SessionSettings, SideEffect, TreatmentSession, VitalAlert
-from .recovery_common import charted_time, require_charting
+from .note_text import refresh_note
+from .recovery_common import num, require_charting
+from .vitals import answer_alert
 
 
 def record_side_effect(
@@ -49,12 +53,13 @@ def record_side_effect(
         errors.append(FieldError("kind", "Choose a side effect from the list."))
     if severity not in severities():
         errors.append(FieldError("severity", "Choose mild, moderate or severe."))
-    note = (note or "").strip()
-    if len(note) > 300:
-        errors.append(FieldError("note", "Keep the note under 300 characters."))
+    try:
+        note = text(note, "note")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
     if errors:
         raise ValidationFailed(errors)
-    onset = charted_time(onset_at, "onset_at", timezone.now())
+    onset = moment(onset_at, "onset_at")
     with transaction.atomic():
         session = locked_session(actor, session_id)
         require_charting(session)
@@ -76,6 +81,7 @@ def record_side_effect(
             patient_id=session.patient_id,
             detail={"session": str(session.pk), "kind": kind, "severity": severity},
         )
+        refresh_note(session)
     return effect
 
 
@@ -85,7 +91,7 @@ def resolve_side_effect(
     """Mark a side effect resolved (`at`, default now). ValidationFailed('at') before its onset,
     ('status') when already resolved; NotFound for another organization's."""
     now = timezone.now()
-    when = charted_time(at, "at", now)
+    when = moment(at, "at", now=now)
     with transaction.atomic():
         found: SideEffect = SideEffect.objects.for_organization(actor.organization_id).one(
             side_effect_id, "side effect"
@@ -107,21 +113,29 @@ def resolve_side_effect(
             patient_id=effect.patient_id,
             detail={"session": str(session.pk), "resolved": True},
         )
+        refresh_note(session)
     return effect
 
 
 def clinic_formulary(organization_id: uuid.UUID) -> tuple[RescueDrug, ...]:
-    """The practice's rescue formulary, or the shipped default when it has none. A stored formulary
-    that no longer validates raises ValidationFailed('formulary') rather than offering bad doses."""
+    """The practice's rescue formulary, or the shipped default when it has none."""
     entries = (
         SessionSettings.objects.filter(organization_id=organization_id)
         .values_list("formulary", flat=True)
         .first()
     )
+    return formulary_of(entries)
+
+
+def formulary_of(entries: Any) -> tuple[RescueDrug, ...]:
+    """The formulary from stored settings (None or empty: the default). One that no longer
+    validates raises ValidationFailed('formulary') rather than offering bad doses."""
     try:
         return formulary(entries or None)
     except ProtocolError as exc:
-        raise ValidationFailed.single("formulary", f"The clinic's rescue formulary is invalid: {exc}") from exc
+        raise ValidationFailed.single(
+            "formulary", f"The clinic's rescue formulary is invalid: {exc}"
+        ) from exc
 
 
 def give_rescue(
@@ -148,9 +162,10 @@ def give_rescue(
     errors = []
     if route not in drug.routes:
         errors.append(FieldError("route", f"{drug.name} is given {_routes(drug)} in this formulary."))
-    reason = (reason or "").strip()
-    if not reason:
-        errors.append(FieldError("reason", "Say why it was given."))
+    try:
+        reason = text(reason, "reason", required="Say why it was given.")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
     if drug.controlled and not lot_id:
         errors.append(FieldError("lot_id", f"{drug.name} is controlled: choose the lot it came from."))
     if drug.controlled and not location_id:
@@ -160,7 +175,7 @@ def give_rescue(
     if errors:
         raise ValidationFailed(errors)
     now = timezone.now()
-    when = charted_time(given_at, "given_at", now)
+    when = moment(given_at, "given_at", now=now)
     with transaction.atomic():
         session = locked_session(actor, session_id)
         require_charting(session)
@@ -188,7 +203,7 @@ def give_rescue(
             dose_mg=dose,
             route=route,
             given_at=when,
-            reason=reason[:300],
+            reason=reason,
             controlled=drug.controlled,
             override_reason=override,
             alert=alert,
@@ -210,7 +225,11 @@ def give_rescue(
             },
         )
         if alert is not None:
-            _answer(actor, alert, f"Gave {drug.name} {dose:f} mg {route}", now)
+            note = f"Gave {drug.name} {num(dose)} mg {route}"
+            answer_alert(
+                actor, session, alert, response=VitalAlert.Response.GIVE_MEDICATION, note=note, at=now
+            )
+        refresh_note(session)
     return given
 
 
@@ -242,28 +261,24 @@ def _override(
     actor: Actor, session: TreatmentSession, drug: RescueDrug, dose: Decimal, override_reason: str
 ) -> str:
     """'' within the formulary's session maximum; above it, the override reason (a prescriber's)."""
-    before = sum(
-        (
-            r.dose_mg
-            for r in RescueDose.objects.for_organization(session.organization_id).filter(
-                session=session, drug_key=drug.key
-            )
-        ),
-        Decimal(0),
+    given = RescueDose.objects.for_organization(session.organization_id).filter(
+        session=session, drug_key=drug.key
     )
-    total = before + dose
+    total = (given.aggregate(total=Sum("dose_mg"))["total"] or Decimal(0)) + dose
     if total <= drug.max_mg:
         return ""
     limit = (
-        f"This takes today's {drug.name} to {total:f} mg, above the formulary's session maximum of "
-        f"{drug.max_mg:f} mg"
+        f"This takes today's {drug.name} to {num(total)} mg, above the formulary's session maximum of "
+        f"{num(drug.max_mg)} mg"
     )
-    text = (override_reason or "").strip()
-    if not text:
-        raise ValidationFailed.single("override_reason", f"{limit}: a prescriber's override with a reason is needed.")
+    why = text(
+        override_reason,
+        "override_reason",
+        required=f"{limit}: a prescriber's override with a reason is needed.",
+    )
     if not actor.can(Permission.SIGN_DOSES):
         raise ValidationFailed.single("override_reason", f"{limit}: only a prescriber can override it.")
-    return text[:300]
+    return why
 
 
 def _stock(
@@ -290,19 +305,3 @@ def _alert(actor: Actor, session: TreatmentSession, alert_id: Any) -> VitalAlert
     if not alert.is_open:
         raise ValidationFailed.single("alert_id", "This alert has already been answered.")
     return alert
-
-
-def _answer(actor: Actor, alert: VitalAlert, note: str, now: datetime) -> None:
-    alert.response = VitalAlert.Response.GIVE_MEDICATION
-    alert.response_note = note[:300]
-    alert.responded_by_id = actor.user_id
-    alert.responded_at = now
-    alert.save(update_fields=["response", "response_note", "responded_by", "responded_at"])
-    record(
-        actor,
-        Action.UPDATE,
-        "VitalAlert",
-        alert.pk,
-        patient_id=alert.patient_id,
-        detail={"session": str(alert.session_id), "response": alert.response},
-    )

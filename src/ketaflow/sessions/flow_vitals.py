@@ -107,7 +107,8 @@ def build_set(
     """Rows for one clean set. `raised` holds the (field, direction) pairs with an open alert; it is
     updated, so a batch raises each crossing once."""
     values: dict[str, Any] = {
-        name: (int(value) if VITAL_SPECS[name].whole else value.quantize(TENTH)) for name, value in readings.items()
+        name: (int(value) if VITAL_SPECS[name].whole else value.quantize(TENTH))
+        for name, value in readings.items()
     }
     vitals = VitalSigns(
         organization_id=session.organization_id,
@@ -119,8 +120,8 @@ def build_set(
     )
     link = SessionVitals(
         organization_id=session.organization_id,
-        session=session,
-        vitals=vitals,
+        session_id=session.pk,
+        vitals_id=vitals.pk,
         phase=phase,
         source=source,
         measured_at=measured_at,
@@ -137,8 +138,8 @@ def build_set(
                 organization_id=session.organization_id,
                 patient_id=session.patient_id,
                 recorded_by_id=actor.user_id,
-                session=session,
-                vitals=vitals,
+                session_id=session.pk,
+                vitals_id=vitals.pk,
                 field=found.field,
                 value=found.value,
                 direction=found.direction,
@@ -163,7 +164,9 @@ def baseline_of(session: TreatmentSession) -> int | None:
     """The pre-dose systolic pressure a rise is measured from."""
     if session.pre_dose_vitals_id is None:
         return None
-    value = VitalSigns.objects.filter(pk=session.pre_dose_vitals_id).values_list("systolic_bp", flat=True).first()
+    value = (
+        VitalSigns.objects.filter(pk=session.pre_dose_vitals_id).values_list("systolic_bp", flat=True).first()
+    )
     return int(value) if value is not None else None
 
 
@@ -177,7 +180,8 @@ def session_link(session: TreatmentSession) -> str:
 def notify_prescriber(session: TreatmentSession, alerts: Iterable[VitalAlert]) -> None:
     """One in-app notice to the plan's prescriber for new alerts (titled by MRN, not by name)."""
     alerts = list(alerts)
-    user_id = session.plan.prescriber.user_id if session.plan.prescriber_id else session.plan.signed_by_id
+    prescriber = session.plan.prescriber
+    user_id = prescriber.user_id if prescriber is not None else session.plan.signed_by_id
     if not alerts or user_id is None:
         return
     fields = ", ".join(sorted({VITAL_SPECS[a.field].label.lower() for a in alerts}))

@@ -9,12 +9,13 @@ alert. `chart_json` is the same data for a script or a test. No clock reads: `no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-WIDTH, LEFT, RIGHT = 720, 48, 640
+WIDTH, LEFT, RIGHT = 760, 48, 640
+LABEL_GAP = 11  # px between the labels of reference lines, so close limits stay readable
 TOP, UPPER_BOTTOM = 12, 196
 LOWER_TOP, LOWER_BOTTOM = 222, 286
 HEIGHT = 304
@@ -37,11 +38,12 @@ class Reading:
 
 @dataclass(frozen=True)
 class Line:
-    """A labelled horizontal line (a baseline or a limit) at `y`."""
+    """A labelled horizontal line (a baseline or a limit) at `y`, its label at `label_y`."""
 
     y: float
     label: str
     kind: str  # "baseline" or "limit"
+    label_y: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,21 +104,29 @@ def chart_figure(
             if (value := r.values.get(key)) is not None
         )
         points = " ".join(f"{x},{y}" for x, y, _ in dots)
-        traces.append(Trace(key, label, css, points, dots, dots[-1][2] if dots else "–"))
-    lines = list(_baseline_lines(baseline))
-    lines += _limit_lines(limits)
+        traces.append(Trace(key, label, css, points, dots, dots[-1][2] if dots else "none"))
+    lines = _spread([*_baseline_lines(baseline), *_limit_lines(limits)])
     y_ticks = tuple((_y(v, "upper"), str(v)) for v in (60, 100, 140, 180)) + tuple(
         (_y(v, "lower"), f"{v}%") for v in (88, 92, 96, 100)
     )
     x_ticks = tuple(_time_ticks(begin, span, zone))
     count = len(readings)
     summary = (
-        f"{count} reading{'s' if count != 1 else ''} from {begin.astimezone(zone):%H:%M}"
+        f"{count} reading{'s' if count != 1 else ''} from {clock(begin.astimezone(zone))}"
         if count
         else "No readings yet."
     )
-    return Figure(WIDTH, HEIGHT, tuple(traces), tuple(lines), y_ticks, x_ticks, count, summary,
-                  {"upper": (TOP, UPPER_BOTTOM), "lower": (LOWER_TOP, LOWER_BOTTOM)})
+    return Figure(
+        WIDTH,
+        HEIGHT,
+        tuple(traces),
+        tuple(lines),
+        y_ticks,
+        x_ticks,
+        count,
+        summary,
+        {"upper": (TOP, UPPER_BOTTOM), "lower": (LOWER_TOP, LOWER_BOTTOM)},
+    )
 
 
 def _baseline_lines(baseline: Mapping[str, int | Decimal | None] | None) -> Iterable[Line]:
@@ -133,6 +143,20 @@ def _baseline_lines(baseline: Mapping[str, int | Decimal | None] | None) -> Iter
         yield Line(_y(float(spo2), "lower"), f"Baseline {spo2}%", "baseline")
 
 
+def _spread(lines: list[Line]) -> list[Line]:
+    """The lines with their labels moved apart (top to bottom) where two would overlap."""
+    placed: list[Line] = []
+    last = float("-inf")
+    for line in sorted(lines, key=lambda item: item.y):
+        if not line.label:
+            placed.append(replace(line, label_y=line.y))
+            continue
+        label_y = max(line.y, last + LABEL_GAP)
+        placed.append(replace(line, label_y=round(label_y, 1)))
+        last = label_y
+    return placed
+
+
 LIMIT_LABELS = {"systolic_bp": "Systolic", "heart_rate": "HR", "oxygen_saturation": "SpO2"}
 
 
@@ -147,6 +171,11 @@ def _limit_lines(limits: Mapping[str, Mapping[str, Any]]) -> list[Line]:
     return lines
 
 
+def clock(moment: datetime) -> str:
+    """1:05 PM-style local time, as the rest of the staff pages show it."""
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'PM' if moment.hour >= 12 else 'AM'}"
+
+
 def _time_ticks(begin: datetime, span: timedelta, zone: tzinfo) -> Iterable[tuple[float, str]]:
     step = timedelta(minutes=15 if span <= timedelta(hours=2) else 30)
     local = begin.astimezone(zone)
@@ -154,7 +183,7 @@ def _time_ticks(begin: datetime, span: timedelta, zone: tzinfo) -> Iterable[tupl
     first += timedelta(minutes=(-first.minute) % (step.seconds // 60))
     tick = first
     while tick <= local + span:
-        yield _x(tick, local, span), f"{tick:%H:%M}"
+        yield _x(tick, local, span), clock(tick)
         tick += step
 
 
@@ -172,8 +201,11 @@ def chart_json(
 
     return {
         "readings": [
-            {"at": r.at.isoformat(), **{k: plain(r.values.get(k)) for k, _, _ in SERIES},
-             "respiratory_rate": plain(r.values.get("respiratory_rate"))}
+            {
+                "at": r.at.isoformat(),
+                **{k: plain(r.values.get(k)) for k, _, _ in SERIES},
+                "respiratory_rate": plain(r.values.get("respiratory_rate")),
+            }
             for r in readings
         ],
         "baseline": {k: plain(v) for k, v in (baseline or {}).items()},

@@ -31,16 +31,17 @@ from ketaflow.clinical.discharge import (
     aldrete,
     discharge_readiness,
 )
-from ketaflow.clinical.monitoring import parse_rules
 from ketaflow.measurement.sms import send_to_patient, sms_backend
 from ketaflow.patients.models import Patient
 from ketaflow.scheduling.services import complete
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .access import locked_session
+from .flow_common import rules_of, text
 from .models import SessionSettings, TreatmentSession
 from .notes import assemble_note
 from .recovery_common import session_settings
+from .rems import create_form
 
 Status = TreatmentSession.Status
 CHANNELS = ("print", "email", "sms")
@@ -75,7 +76,7 @@ def discharge_check(
 def _readiness(
     session: TreatmentSession, now: datetime, escort_name: str, settings: SessionSettings
 ) -> DischargeReadiness:
-    rules = parse_rules(session.route, session.monitoring)
+    rules = rules_of(session)
     score = aldrete(session.aldrete) if session.aldrete else None
     start = observation_start(session)
     observed = 0 if start is None else max(0, int((now - start).total_seconds() // 60))
@@ -139,7 +140,7 @@ def discharge(
     sent, the appointment completed (the follow-up questionnaire scheduled), an esketamine REMS form
     created and the note assembled. Not ready -> ValidationFailed with each reason, unless a
     prescriber overrides with `override_reason`. At-home sessions are not discharged here."""
-    escort = (escort_handover_name or "").strip()[:120]
+    escort = text(escort_handover_name, "escort_handover_name", limit=120)
     channels = _channels(send_instructions)
     now = timezone.now()
     with transaction.atomic():
@@ -162,14 +163,24 @@ def discharge(
         session.escort_handover_name = escort
         session.instructions_sent = [
             *session.instructions_sent,
-            *({"channel": c, "at": now.isoformat(), "status": "printed" if c == "print" else "queued"}
-              for c in channels),
+            *(
+                {"channel": c, "at": now.isoformat(), "status": "printed" if c == "print" else "queued"}
+                for c in channels
+            ),
         ]
-        session.save()
+        session.save(
+            update_fields=[
+                "status",
+                "discharged_at",
+                "discharged_by",
+                "discharge_override_reason",
+                "escort_handover_name",
+                "instructions_sent",
+                "updated_at",
+            ]
+        )
         if session.route == "esketamine":
-            from .rems import create_form  # written alongside (REMS module); imported when needed
-
-            create_form(session)
+            create_form(session, actor=actor)
         session.note = assemble_note(session)
         session.save(update_fields=["note", "updated_at"])
         record(
@@ -202,20 +213,22 @@ def _check_contacts(patient: Patient, channels: tuple[str, ...]) -> None:
     if "email" in channels and not patient.email:
         errors.append(FieldError("send_instructions", "There is no email address on file; print them."))
     if "sms" in channels and not (patient.phone_mobile and sms_backend() is not None):
-        errors.append(FieldError("send_instructions", "Text messages cannot be sent to this patient; print them."))
+        errors.append(
+            FieldError("send_instructions", "Text messages cannot be sent to this patient; print them.")
+        )
     if errors:
         raise ValidationFailed(errors)
 
 
 def _override(actor: Actor, decision: DischargeReadiness, override_reason: str) -> str:
-    reason = (override_reason or "").strip()
+    reason = text(override_reason, "override_reason")
     if not reason:
         raise ValidationFailed(FieldError(field, message) for field, message in decision.reasons)
     if not actor.can(Permission.SIGN_DOSES):
         raise ValidationFailed.single(
             "override_reason", "Only a prescriber can discharge before the patient is ready."
         )
-    return reason[:300]
+    return reason
 
 
 def _message(session: TreatmentSession, settings: SessionSettings) -> tuple[str, str]:

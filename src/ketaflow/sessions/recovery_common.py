@@ -1,34 +1,17 @@
-"""Small shared pieces of the recovery services: a charted time, the practice's session settings
-and the statuses in which a session may still be charted."""
+"""Small shared pieces of the recovery services: the practice's session settings, the statuses in
+which a session may still be charted, a staff member's name and a quantity as the record shows them."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-
-from django.utils import timezone
+from decimal import Decimal
 
 from ketaflow.validation import ValidationFailed
 
 from .models import SessionSettings, TreatmentSession
 
-# A time from a tablet whose clock runs slightly ahead is accepted; more is an error.
-CLOCK_SKEW = timedelta(minutes=2)
-
 Status = TreatmentSession.Status
 CHARTING = frozenset({Status.CHECKED_IN, Status.DOSING, Status.RECOVERY, Status.DISCHARGED})
-
-
-def charted_time(value: datetime | None, field: str, now: datetime) -> datetime:
-    """`value` (or `now` when None); ValidationFailed(field) when it has no time zone or lies in
-    the future beyond the allowed clock skew."""
-    if value is None:
-        return now
-    if timezone.is_naive(value):
-        raise ValidationFailed.single(field, "Give a time zone with the time.")
-    if value > now + CLOCK_SKEW:
-        raise ValidationFailed.single(field, "This time is in the future.")
-    return value
 
 
 def require_charting(session: TreatmentSession) -> None:
@@ -40,9 +23,10 @@ def require_charting(session: TreatmentSession) -> None:
 
 
 def session_settings(organization_id: uuid.UUID) -> SessionSettings:
-    """The practice's session settings, created with the model's defaults on first use."""
-    found, _ = SessionSettings.objects.get_or_create(organization_id=organization_id)
-    return found
+    """The practice's session settings; until the practice saves its own, an unsaved row holding the
+    model's defaults (a read never writes)."""
+    found = SessionSettings.objects.filter(organization_id=organization_id).first()
+    return found or SessionSettings(organization_id=organization_id)
 
 
 def person(user: object | None) -> str:
@@ -51,3 +35,12 @@ def person(user: object | None) -> str:
         return ""
     full = getattr(user, "get_full_name", lambda: "")()
     return str(full or getattr(user, "username", ""))
+
+
+def num(value: Decimal | int | float | None) -> str:
+    """A quantity without trailing zeros: 150, 0.82, 4."""
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -24,6 +24,7 @@ from ketaflow.validation import ValidationFailed
 
 from .access import locked_session
 from .models import SessionScore
+from .note_text import refresh_note
 from .recovery_common import require_charting
 
 SESSION_INSTRUMENTS = ("cadss6", "moaas")
@@ -65,6 +66,11 @@ def score_in_session(
             "SessionScore",
             score.pk,
             patient_id=session.patient_id,
-            detail={"session": str(session.pk), "instrument": instrument.id, "response": str(stored.response.pk)},
+            detail={
+                "session": str(session.pk),
+                "instrument": instrument.id,
+                "response": str(stored.response.pk),
+            },
         )
+        refresh_note(session)
     return score
