@@ -35,6 +35,7 @@ from ketaflow.billing.models import (
     Payment,
     PriceItem,
 )
+from ketaflow.clinical.discharge import ALDRETE_ITEMS
 from ketaflow.clinical.protocols import builtin_protocols
 from ketaflow.clinics.models import Clinic, OpeningHours, Organization, Room
 from ketaflow.consent import services as consent_services
@@ -46,6 +47,7 @@ from ketaflow.enquiries.models import Lead
 from ketaflow.evaluation.models import Evaluation
 from ketaflow.evaluation.services import save_notes
 from ketaflow.intake.models import Intake
+from ketaflow.ledger.models import Balance, Count, CountLine, Entry, Lot, Product, StorageLocation
 from ketaflow.measurement import responses
 from ketaflow.measurement.models import (
     ClinicInstrument,
@@ -75,6 +77,19 @@ from ketaflow.scheduling.models import (
     StaffHours,
     WaitlistEntry,
 )
+from ketaflow.sessions.models import (
+    DoseEvent,
+    DosePreparation,
+    NoteAmendment,
+    RemsEnrolment,
+    RemsForm,
+    RescueDose,
+    SessionScore,
+    SessionVitals,
+    SideEffect,
+    TreatmentSession,
+    VitalAlert,
+)
 from tests.conftest import Practice
 from tests.factories import (
     AlertFactory,
@@ -85,10 +100,12 @@ from tests.factories import (
     RoomFactory,
     StaffFactory,
 )
+from tests.integration.api_session_objects import SessionObjects
 from tests.integration.api_treatment_objects import TreatmentObjects, treatment_objects
 from tests.integration.consent_factories import DEVICE, signing_for
 from tests.integration.enquiries_factories import CLEAR_ANSWERS, LeadFactory
 from tests.integration.plans_factories import weigh
+from tests.integration.sessions_factories import CHECKLIST, NORMAL_VITALS
 from tests.integration.test_api_support import API_TEST_MARKS, Api, api_as
 
 pytestmark = API_TEST_MARKS
@@ -142,6 +159,11 @@ TREATMENT_MODELS = (
     InvoiceLine,
     Payment,
 )
+SESSION_MODELS = (
+    TreatmentSession, DosePreparation, DoseEvent, SessionVitals, VitalAlert, SideEffect, RescueDose,
+    SessionScore, NoteAmendment, RemsEnrolment, RemsForm, Product, StorageLocation, Lot, Balance, Entry,
+    Count, CountLine,
+)
 IV_DEFINITION = dict(next(p for p in builtin_protocols() if p.key == "iv-depression").definition)
 
 
@@ -174,8 +196,19 @@ class Objects:
         so the control test builds them only for the operations that need them."""
         return treatment_objects(self.practice, self.clinic, self.label)
 
+    @cached_property
+    def sessions(self) -> SessionObjects:
+        """A session at each stage, a REMS form and the ledger's stock: made on first use."""
+        return SessionObjects(self.practice, self.clinic, self.label)
+
 
 PATH_PARAMS: dict[str, Callable[[Objects], Any]] = {
+    "session_id": lambda o: o.sessions.session.pk,
+    "preparation_id": lambda o: o.sessions.preparation.pk,
+    "vital_alert_id": lambda o: o.sessions.vital_alert.pk,
+    "form_id": lambda o: o.sessions.form.pk,
+    "lot_id": lambda o: o.sessions.lot.pk,
+    "count_id": lambda o: o.sessions.count.pk,
     "patient_id": lambda o: o.patient.pk,
     "condition_id": lambda o: o.condition.pk,
     "allergy_id": lambda o: o.allergy.pk,
@@ -333,9 +366,52 @@ BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
     ("post", "/patients/{patient_id}/invoices"): lambda o: {"lines": [{"price_code": "consultation"}]},
     ("post", "/invoices/{invoice_id}/void"): lambda o: {"reason": "Hijacked"},
     ("post", "/invoices/{invoice_id}/payments"): lambda o: {"method": "card", "amount_cents": 100},
+    ("post", "/sessions"): lambda o: {"appointment_id": str(o.sessions.visit.pk)},
+    ("post", "/sessions/{session_id}/checklist"): lambda o: {**CHECKLIST, "pre_dose": dict(NORMAL_VITALS)},
+    ("post", "/sessions/{session_id}/override"): lambda o: {"reason": "Hijacked"},
+    ("post", "/sessions/{session_id}/preparations"): lambda o: o.sessions.preparation_body(),
+    ("post", "/sessions/{session_id}/events"): lambda o: {"kind": "pause", "note": "Hijacked"},
+    ("post", "/sessions/{session_id}/vitals"): lambda o: dict(NORMAL_VITALS),
+    ("post", "/sessions/{session_id}/vitals/batch"): lambda o: {"readings": [
+        {**NORMAL_VITALS, "measured_at": (timezone.now() - timedelta(minutes=1)).isoformat()}]},
+    ("post", "/sessions/{session_id}/alerts/{vital_alert_id}/response"): lambda o: {
+        "response": "call_prescriber", "note": "Hijacked"},
+    ("post", "/sessions/{session_id}/side-effects"): lambda o: {"kind": "nausea", "severity": "mild"},
+    ("post", "/sessions/{session_id}/rescue-doses"): lambda o: {
+        "drug_key": "ondansetron", "dose_mg": 4, "route": "iv", "reason": "Hijacked"},
+    ("post", "/sessions/{session_id}/scores"): lambda o: {"instrument_id": "moaas", "answers": [5]},
+    ("post", "/sessions/{session_id}/aldrete"): lambda o: dict.fromkeys(ALDRETE_ITEMS, 2),
+    ("post", "/sessions/{session_id}/discharge"): lambda o: {
+        "escort_handover_name": "Hijacked", "override_reason": "Hijacked"},
+    ("post", "/sessions/{session_id}/note/sign"): lambda o: {},
+    ("post", "/sessions/{session_id}/note/amendments"): lambda o: {"note": "Hijacked", "reason": "Hijacked"},
+    ("post", "/rems/forms/{form_id}/submit"): lambda o: {"confirmation": "Hijacked"},
+    ("post", "/patients/{patient_id}/rems-enrolment"): lambda o: {"enrolled_on": str(timezone.localdate())},
+    ("post", "/ledger/receipts"): lambda o: {
+        "product_id": str(o.sessions.stock[0].pk), "lot_number": f"{o.label}-MATRIX",
+        "expires_on": str(timezone.localdate() + timedelta(days=365)), "supplier": "Hijacked",
+        "invoice_number": "M-1", "quantity_mg": 100, "location_id": str(o.sessions.safe.pk)},
+    ("post", "/ledger/waste"): lambda o: {
+        "lot_id": str(o.sessions.lot.pk), "location_id": str(o.sessions.safe.pk), "quantity_mg": 1,
+        "reason": "Hijacked", "witness_id": str(o.sessions.witness.pk)},
+    ("post", "/ledger/transfers"): lambda o: {
+        "lot_id": str(o.sessions.lot.pk), "from_location_id": str(o.sessions.safe.pk),
+        "to_location_id": str(o.sessions.cart.pk), "quantity_mg": 1},
+    ("post", "/ledger/counts"): lambda o: {
+        "location_id": str(o.sessions.safe.pk), "counted": o.sessions.on_hand()},
+    ("post", "/ledger/counts/{count_id}/reconcile"): lambda o: {
+        "resolutions": {str(o.sessions.lot.pk): "Hijacked"}, "witness_id": str(o.sessions.witness.pk)},
 }
 # Operations whose control call needs the record in a particular state first.
 PRECONDITIONS: dict[str, Callable[[Objects], None]] = {
+    "record_session_checklist": lambda o: o.sessions.at("checked_in"),
+    "override_session_readiness": lambda o: o.sessions.at("not_ready"),
+    "prepare_session_dose": lambda o: o.sessions.at("ready"),
+    "verify_session_preparation": lambda o: o.sessions.at("prepared"),
+    "score_session_aldrete": lambda o: o.sessions.at("recovery"),
+    "discharge_session": lambda o: o.sessions.at("recovery"),
+    "sign_session_note": lambda o: o.sessions.at("discharged"),
+    "amend_session_note": lambda o: o.sessions.at("signed"),
     "restore_patient": lambda o: Patient.objects.filter(pk=o.patient.pk).update(
         archived_at=timezone.now(), archived_reason="Registered twice"
     ),
@@ -439,6 +515,7 @@ def snapshot(org: Organization) -> dict[str, list[dict[str, Any]]]:
         *MEASUREMENT_MODELS,
         *EVALUATION_MODELS,
         *TREATMENT_MODELS,
+        *SESSION_MODELS,
     ):
         tables[model.__name__] = model.objects.filter(organization=org)
     rows = {name: list(qs.order_by("pk").values()) for name, qs in tables.items()}
@@ -455,7 +532,7 @@ def markers(objects: Objects, org: Organization) -> tuple[set[str], set[str]]:
     substrings = {"Elsewhere", objects.patient.mrn, str(org.pk)}
     for model in (
         Patient, Condition, Allergy, PatientAlert, StaffMember, Clinic, Room, *MEASUREMENT_MODELS,
-        *EVALUATION_MODELS, *TREATMENT_MODELS,
+        *EVALUATION_MODELS, *TREATMENT_MODELS, *SESSION_MODELS,
     ):
         if isinstance(model._meta.pk, models.UUIDField):  # small-int keys would match anything
             substrings |= {
@@ -532,6 +609,7 @@ def names_a_record(param: dict[str, Any]) -> bool:
 def test_every_operation_answers_another_organizations_ids_with_404_and_changes_nothing(
     practice, stranger, theirs, us
 ):
+    theirs.sessions.everything()
     before = snapshot(stranger.org)
     found = markers(theirs, stranger.org)
     ops = operations()

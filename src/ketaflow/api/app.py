@@ -14,12 +14,15 @@ from . import (
     enquiries,
     evaluation,
     intake,
+    ledger,
     me,
     measures,
     patients,
     plans,
     records,
+    rems,
     scheduling,
+    sessions,
     staff,
 )
 from .auth import BearerToken, StaffSession
@@ -55,7 +58,7 @@ api = KetaflowAPI(
 install_error_handlers(api)
 AREAS = (
     me, patients, records, measures, enquiries, intake, evaluation, eligibility, consent, plans, scheduling,
-    billing, staff, clinics, audit,
+    billing, staff, clinics, audit, sessions, rems, ledger,
 )
 for area in AREAS:
     api.add_router("/v1", area.router)

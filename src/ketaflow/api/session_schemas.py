@@ -14,9 +14,11 @@ from typing import Annotated, Any, Literal
 from ninja import Path, Schema
 from pydantic import Field
 
+from ketaflow.sessions.vitals import BATCH_LIMIT
+
 from .measure_schemas import AnswersIn, IsoDateTime
 from .pagination import PageOut, PageQuery
-from .schemas import Id, IsoDate, QueryDate, StrictInput
+from .schemas import Id, QueryDate, StrictInput
 
 
 def _id_in_path(kind: str) -> Any:
@@ -27,9 +29,10 @@ def _id_in_path(kind: str) -> Any:
 SessionId = Annotated[str, _id_in_path("treatment session")]
 PreparationId = Annotated[str, _id_in_path("dose preparation")]
 VitalAlertId = Annotated[str, _id_in_path("vital-sign alert")]
-FormId = Annotated[str, _id_in_path("REMS monitoring form")]
 
 Reading = int | float
+Channel = Literal["print", "email", "sms"]
+PRINT: Channel = "print"
 Amount = Annotated[float, Field(gt=0)]
 SESSION_STATUSES = ["checked_in", "dosing", "recovery", "discharged", "signed", "blocked", "cancelled"]
 
@@ -61,7 +64,9 @@ class ReadingIn(VitalsIn):
 
 
 class BatchIn(StrictInput):
-    readings: list[ReadingIn] = Field(description="At most 500 readings; all are stored or none.")
+    readings: list[ReadingIn] = Field(
+        max_length=BATCH_LIMIT, description=f"At most {BATCH_LIMIT} readings; all are stored or none."
+    )
 
 
 class CheckInIn(StrictInput):
@@ -142,7 +147,7 @@ class AldreteIn(StrictInput):
 
 class DischargeIn(StrictInput):
     escort_handover_name: str = Field(description="Who the patient left with.")
-    send_instructions: list[Literal["print", "email", "sms"]] = Field(default_factory=lambda: ["print"])
+    send_instructions: list[Channel] = Field(default_factory=lambda: [PRINT], description="print, email, sms")
     override_reason: str = Field("", description="Discharging before ready: why (prescribers only).")
 
 
@@ -155,22 +160,9 @@ class AmendmentIn(StrictInput):
     reason: str
 
 
-class SubmitFormIn(StrictInput):
-    confirmation: str = Field("", max_length=80, description="The REMS portal's confirmation number.")
-
-
-class EnrolmentIn(StrictInput):
-    enrolled_on: IsoDate
-    rems_patient_id: str = Field("", max_length=40)
-
-
 class SessionQuery(PageQuery):
     date: QueryDate = Field(None, description="Checked in on this date (YYYY-MM-DD, the clinic's day).")
     status: str | None = Field(None, json_schema_extra={"enum": list[Any](SESSION_STATUSES)})
-
-
-class FormQuery(PageQuery):
-    status: Literal["due", "submitted"] | None = None
 
 
 # Outputs --------------------------------------------------------------------------------------------
@@ -318,14 +310,29 @@ class ScoreOut(Schema):
 
 class DischargeOut(Schema):
     ready: bool
-    reasons: list[FindingOut]
-    minutes_left: int
+    reasons: list[FindingOut] = Field(description="Each unmet condition, by field.")
+    minutes_left: int = Field(description="Of the minimum observation time; 0 once it has passed.")
+
+
+class DischargeStateOut(DischargeOut):
+    min_observation_min: int
+    observation_started_at: datetime | None
 
 
 class AldreteOut(Schema):
     items: dict[str, int] | None
     total: int | None
     at: datetime | None
+    minimum_total: int
+    alternative_total: int | None = Field(description="Allowed with 2 on respiration and saturation.")
+    source: str
+    suggested: dict[str, int | None] = Field(description="From the latest reading; the nurse decides.")
+
+
+class FollowUpOut(Schema):
+    instrument_id: str
+    due_at: datetime
+    reason: str
 
 
 class FormularyDrugOut(Schema):
@@ -336,6 +343,7 @@ class FormularyDrugOut(Schema):
     max_mg: str
     controlled: bool
     indication: str
+    schedule: str
 
 
 class AmendmentOut(Schema):
@@ -377,7 +385,7 @@ class SessionOut(SessionSummaryOut):
     preparations: list[PreparationOut]
     events: list[EventOut]
     delivery: DeliveryOut | None
-    timer: TimerOut | None
+    timer: TimerOut
     baseline: ReadingOut | None
     vitals: list[ReadingOut]
     alerts: list[AlertOut]
@@ -385,10 +393,12 @@ class SessionOut(SessionSummaryOut):
     rescue_doses: list[RescueOut]
     scores: list[ScoreOut]
     aldrete: AldreteOut
-    discharge: DischargeOut | None
+    discharge: DischargeStateOut
     reconciliation: dict[str, Any] | None
     reconciled: bool | None
     formulary: list[FormularyDrugOut]
+    formulary_source: str
+    follow_up: list[FollowUpOut] = Field(description="Questionnaires due after discharge.")
     ready_to_leave_at: datetime | None
     escort_handover_name: str
     discharged_at: datetime | None
@@ -407,25 +417,3 @@ class BatchOut(Schema):
 class VitalsOut(Schema):
     reading: ReadingOut
     alerts: list[AlertOut]
-
-
-class FormOut(Schema):
-    id: uuid.UUID
-    session_id: uuid.UUID
-    patient_id: uuid.UUID
-    due_on: date
-    status: str = Field(json_schema_extra={"enum": ["due", "submitted"]})
-    fields: dict[str, Any]
-    submitted_at: datetime | None
-    confirmation: str
-
-
-class FormPage(PageOut):
-    items: list[FormOut]
-
-
-class EnrolmentOut(Schema):
-    id: uuid.UUID
-    patient_id: uuid.UUID
-    enrolled_on: date
-    rems_patient_id: str

@@ -1,6 +1,6 @@
 """Treatment sessions: the JSON API of the chairside record.
 
-Today's sessions (paginated, filtered by date and status); check-in; the whole session as the
+Sessions (paginated, filtered by date and status); check-in; the whole session as the
 chairside page shows it (rules with their source, readiness, dose, events, vital signs, alerts,
 side effects, rescue doses, scores, Aldrete, discharge readiness, the note); and one endpoint per
 step. `POST /sessions/{id}/vitals/batch` is the monitor feed: every reading is validated first
@@ -37,6 +37,7 @@ from ketaflow.validation import NotFound, ValidationFailed
 
 from . import session_bodies as bodies
 from .auth import actor_of
+from .body_ids import refused_on_field
 from .pagination import page_body, refuse_unknown_query
 from .schemas import responses as documented
 from .session_schemas import (
@@ -76,6 +77,7 @@ from .session_schemas import (
 )
 
 router = Router(tags=["Treatment sessions"])
+STOCK = {"lot": "lot_id", "storage location": "location_id"}
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -188,17 +190,18 @@ def override_session_readiness(request: HttpRequest, session_id: SessionId, payl
 def prepare_session_dose(request: HttpRequest, session_id: SessionId, payload: PreparationIn) -> Any:
     """Record the dose drawn up (vial volume or devices) from a lot; the ledger's administration is
     written with it. Above the plan needs override_reason and SIGN_DOSES."""
-    preparation = doses.prepare_dose(
-        actor_of(request),
-        session_id,
-        lot_id=payload.lot_id,
-        location_id=payload.location_id,
-        volume_drawn_ml=_decimal(payload.volume_drawn_ml),
-        units=payload.units,
-        bag_ml=_decimal(payload.bag_ml),
-        pump_rate_ml_per_h=_decimal(payload.pump_rate_ml_per_h),
-        override_reason=payload.override_reason,
-    )
+    with refused_on_field(STOCK):  # the session is looked up first: a foreign one stays a 404
+        preparation = doses.prepare_dose(
+            actor_of(request),
+            session_id,
+            lot_id=payload.lot_id,
+            location_id=payload.location_id,
+            volume_drawn_ml=_decimal(payload.volume_drawn_ml),
+            units=payload.units,
+            bag_ml=_decimal(payload.bag_ml),
+            pump_rate_ml_per_h=_decimal(payload.pump_rate_ml_per_h),
+            override_reason=payload.override_reason,
+        )
     return Status(201, bodies.preparation_body(bodies.reloaded_preparation(preparation.pk)))
 
 
@@ -253,9 +256,7 @@ def ingest_session_vitals(request: HttpRequest, session_id: SessionId, payload: 
     return Status(201, {"stored": result.stored, "alerts": [bodies.alert_body(a) for a in result.alerts]})
 
 
-@router.post(
-    "/sessions/{session_id}/alerts/{vital_alert_id}/response", response=documented(200, AlertOut)
-)
+@router.post("/sessions/{session_id}/alerts/{vital_alert_id}/response", response=documented(200, AlertOut))
 def respond_to_session_alert(
     request: HttpRequest, session_id: SessionId, vital_alert_id: VitalAlertId, payload: AlertResponseIn
 ) -> Any:
@@ -288,19 +289,20 @@ def record_session_side_effect(request: HttpRequest, session_id: SessionId, payl
 def give_session_rescue_dose(request: HttpRequest, session_id: SessionId, payload: RescueDoseIn) -> Any:
     """A rescue medication from the clinic's formulary; a controlled one (midazolam) is drawn from
     the ledger. Naming `alert_id` answers that alert."""
-    dose = effects.give_rescue(
-        actor_of(request),
-        session_id,
-        drug_key=payload.drug_key,
-        dose_mg=Decimal(str(payload.dose_mg)),
-        route=payload.route,
-        reason=payload.reason,
-        given_at=payload.given_at,
-        lot_id=payload.lot_id,
-        location_id=payload.location_id,
-        alert_id=payload.alert_id,
-        override_reason=payload.override_reason,
-    )
+    with refused_on_field(STOCK | {"alert": "alert_id"}):  # the session first, as above
+        dose = effects.give_rescue(
+            actor_of(request),
+            session_id,
+            drug_key=payload.drug_key,
+            dose_mg=Decimal(str(payload.dose_mg)),
+            route=payload.route,
+            reason=payload.reason,
+            given_at=payload.given_at,
+            lot_id=payload.lot_id,
+            location_id=payload.location_id,
+            alert_id=payload.alert_id,
+            override_reason=payload.override_reason,
+        )
     return Status(201, bodies.rescue_body(dose))
 
 
