@@ -181,6 +181,9 @@ def verify(request: HttpRequest, session_id: uuid.UUID, preparation_id: uuid.UUI
     return _done(request, session_id, "Preparation verified by a second person.", "dose")
 
 
+RATE_KINDS = ("start", "rate", "resume")
+
+
 @post(Permission.CHART_SESSIONS)
 def event(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     def call(actor: Actor, session: TreatmentSession, form: f.EventForm) -> str:
@@ -190,7 +193,8 @@ def event(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             session.pk,
             kind=data.get("kind", ""),
             at=form.moment(),
-            rate_ml_per_h=data.get("rate_ml_per_h") or None,
+            # The form sends the pump rate with every button; only these kinds set one.
+            rate_ml_per_h=(data.get("rate_ml_per_h") or None) if data.get("kind") in RATE_KINDS else None,
             amount_mg=data.get("amount_mg") or None,
             note=data.get("note", ""),
         )
