@@ -74,8 +74,10 @@ SETUP = """
         user = UserFactory(organization=org, username=f"{key}{tag}", first_name=first,
                            last_name=f"E2e{tag}")
         people[key] = StaffFactory(organization=org, user=user, roles=[role])
+    # Its own MRN: the factory's sequence restarts in every shell, so another journey's patient
+    # in the same demo practice may already hold the first one.
     patient = PatientFactory(home_clinic=clinic, legal_given_name="Wren",
-                             legal_family_name=f"Okafor{tag}")
+                             legal_family_name=f"Okafor{tag}", mrn=f"E2E-S-{tag}")
     practice = SimpleNamespace(org=org, clinic=clinic, patient=patient,
                                staff={Role.NURSE: people["nurse"], Role.PRESCRIBER: people["prescriber"]})
     visit = booked_treatment(practice, "iv")
