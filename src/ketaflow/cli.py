@@ -110,6 +110,8 @@ def demo(
             summary = load_demo(patients=patients, seed=seed, progress=bar.update, measured=measured)
         click.echo("Plans, appointments and invoices: " + ", ".join(
             f"{count} {kind}" for kind, count in summary.plans.items()))
+        click.echo("Sessions, ledger, REMS and home: " + ", ".join(
+            f"{count} {kind}" for kind, count in summary.sessions.items()))
     else:
         click.echo("The demo practice is already loaded (use --reset to start again).")
     click.echo(f"\nDemo logins (password for every account: {DEMO_PASSWORD}):")

@@ -76,7 +76,9 @@ def test_decisions_carry_reasons_where_they_depart_from_the_assessment_and_one_h
     assert [change["fact"] for change in reopened[0].reopen_changes] == ["medication_classes"]
     assert "maoi" in reopened[0].reopen_changes[0]["after"]
     assert Medication.objects.filter(patient_id=reopened[0].patient_id, catalogue_id="phenelzine").exists()
-    notice = Notification.objects.for_organization(org).get(safety_alert__isnull=True)
+    notice = Notification.objects.for_organization(org).get(
+        safety_alert__isnull=True, patient_id=reopened[0].patient_id  # (not a session alert's notice)
+    )
     assert (notice.recipient_id, notice.patient_id, notice.read_at) == (
         reopened[0].signed_by_id, reopened[0].patient_id, None
     )

@@ -16,7 +16,7 @@ from ketaflow.audit.models import Action, AuditEvent, chain_key
 from ketaflow.audit.trail import verify_chain
 from ketaflow.clinical.instruments import get_instrument, score
 from ketaflow.clinical.outcomes import Measurement, OutcomeRules, assess_outcome
-from ketaflow.clinics.models import Clinic
+from ketaflow.clinics.models import Clinic, Organization
 from ketaflow.demo.loader import DemoSummary, load_demo
 from ketaflow.demo.measures import MeasureGenerator
 from ketaflow.demo.patients import PatientGenerator
@@ -38,6 +38,7 @@ from ketaflow.measurement.responses import answer_rows
 from ketaflow.measurement.schedule import due_measures, refresh_due
 from ketaflow.patients.models import Condition, Patient
 from ketaflow.plans.models import TreatmentPlan
+from ketaflow.sessions.models import SessionScore
 
 pytestmark = pytest.mark.django_db
 PATIENTS = 80
@@ -227,31 +228,33 @@ def test_the_audit_event_of_each_patient_counts_its_responses_treatments_and_ale
     with_intake = set(submitted.values_list("patient_id", flat=True))
     assert len(with_intake) == demo.evaluations["intakes submitted"]
     plans_from = TreatmentPlan.objects.filter(organization_id=org).earliest("recorded_at").recorded_at
+    # (CADSS-6 and MOAA/S scored in the replayed treatment sessions are the sessions' own.)
+    responses = QuestionnaireResponse.objects.exclude(pk__in=SessionScore.objects.values("response_id"))
     for event in creates:
         pk = event.patient_id
         intake_screen = 1 if pk in with_intake else 0
-        assert event.detail.get("responses", 0) + intake_screen == (
-            QuestionnaireResponse.objects.filter(patient_id=pk).count()
-        )
+        assert event.detail.get("responses", 0) + intake_screen == responses.filter(patient_id=pk).count()
         # Treatments booked once the plans exist (the showcase series, cancelled visits) have events of
         # their own.
         written_with_patient = Treatment.objects.filter(patient_id=pk, recorded_at__lt=plans_from)
         assert event.detail.get("treatments", 0) == written_with_patient.count()
         assert event.detail.get("safety_alerts", 0) == SafetyAlert.objects.filter(patient_id=pk).count()
-    assert demo.measures["responses"] + len(with_intake) == QuestionnaireResponse.objects.count()
+    assert demo.measures["responses"] + len(with_intake) == responses.count()
     intake_screens = QuestionnaireResponse.objects.filter(
         patient_id__in=with_intake, instrument_id="cssrs_screener",
         authored_at__gte=min(intake.started_at for intake in submitted),
     )
     assert intake_screens.count() == len(with_intake)
-    generated = ScoreObservation.objects.exclude(response__in=intake_screens)
+    generated = ScoreObservation.objects.filter(response__in=responses).exclude(response__in=intake_screens)
     assert demo.measures["observations"] == generated.count()
     assert demo.measures["plans"] == MeasurementPlan.objects.count() >= PATIENTS * 0.9
     # An intake screen that answers an open C-SSRS due row completes it and opens the next one.
     answered_by_intake = MeasureDue.objects.filter(response__in=intake_screens)
     assert all(row.status == MeasureDue.Status.COMPLETED for row in answered_by_intake)
-    # (Due rows opened once the plans moved treatments into free slots are the plans' own.)
-    before_plans = MeasureDue.objects.filter(created_at__lt=plans_from)
+    # (Due rows opened once the plans moved treatments into free slots are the plans' own; so are
+    # those the replayed sessions opened on the day each visit was completed, before the load.)
+    loaded = Organization.objects.get(pk=org).created_at
+    before_plans = MeasureDue.objects.filter(created_at__gte=loaded, created_at__lt=plans_from)
     assert demo.measures["due"] + answered_by_intake.count() == before_plans.count()
     assert verify_chain(chain_key(org)).ok
 

@@ -1,5 +1,8 @@
 """The demo plans' appointments: a completed visit for every given treatment, a booked one for every
-scheduled treatment, a few cancellations, one no-show and two waitlist entries.
+scheduled treatment, a few cancellations, one no-show and two waitlist entries. The recent clinic
+treatment visits (`sessions.replayed`: a month of esketamine, the latest IV and IM ones) are left
+booked, their treatments scheduled: the session replay (`sessions.py`) completes them through the
+chairside services.
 
 Each visit is placed by `calendar_book.CalendarBook` as `scheduling.booking.book` would check it; a
 treatment whose time does not fit moves to the nearest time that does, and its measurement
@@ -35,6 +38,7 @@ from ketaflow.scheduling.models import (
 
 from .calendar_book import CalendarBook
 from .planned import ROUTE_LABELS, Planned
+from .sessions import replayed, session_cutoffs
 
 TYPE_BY_ROUTE = {"iv": "iv", "im": "im", "esketamine": "esketamine", "sublingual_home": "home_checkin"}
 CANCEL_REASONS = (
@@ -71,6 +75,8 @@ def load_appointments(
     types = {t.key: t for t in AppointmentType.objects.for_organization(book.org_id)}
     rows = Rows([], [], [], {})
     moved: list[Treatment] = []
+    waiting: list[Treatment] = []  # given in the last month, once the session replay gives them
+    cutoffs = session_cutoffs(planned, book.now)
     unplaced = 0
     for item in planned:
         assert item.plan is not None
@@ -87,6 +93,9 @@ def load_appointments(
                 unplaced += 1
                 continue
             start, room, staffing = found
+            if past and replayed(item, start, book.now, cutoffs):
+                past = False
+                waiting.append(treatment)
             phase, number = _phase(treatment.description)
             if phase == "maintenance":
                 boosters += 1
@@ -110,6 +119,9 @@ def load_appointments(
             )
     Treatment.objects.bulk_update(moved, ["occurred_at", "description"])
     extra = _cancellations(book, planned, types, actors, rows, rng)
+    for treatment in waiting:
+        treatment.status = Treatment.Status.SCHEDULED
+    Treatment.objects.bulk_update(waiting, ["status"])
     Appointment.objects.bulk_create(rows.appointments)
     AppointmentStaff.objects.bulk_create(rows.staff)
     Occupancy.objects.bulk_create(rows.claims, batch_size=2000)

@@ -79,6 +79,7 @@ class DemoSummary:
     measures: dict[str, int] = field(default_factory=dict)  # rows of measurement-based care, by kind
     evaluations: dict[str, int] = field(default_factory=dict)  # the evaluation pathway's records, by kind
     plans: dict[str, int] = field(default_factory=dict)  # plans, appointments and invoices, by kind
+    sessions: dict[str, int] = field(default_factory=dict)  # the last month's sessions, ledger, REMS, home
 
 
 def demo_organization() -> Organization | None:
@@ -136,7 +137,7 @@ def load_demo(
         if progress is not None:
             progress(len(batch))
     evaluations = load_evaluations(organization, showcase_patients(organization, timezone.localdate()))
-    plans = load_plans(organization, timezone.now())
+    plans, sessions = load_plans(organization, timezone.now())
     return DemoSummary(
         organization_id=organization.pk,
         clinics=tuple(clinic.name for clinic in clinics),
@@ -146,6 +147,7 @@ def load_demo(
         measures=dict(measures.totals),
         evaluations=evaluations,
         plans=plans,
+        sessions=sessions,
     )
 
 

@@ -11,7 +11,9 @@ induction series booked and an accepted estimate (`showcase.py`).
 Most plans follow `iv-depression`; a few esketamine, IM and pain patients and one at-home sublingual
 plan (with the prescriber's written justification) show the other routes. Doses come from
 `plans.doses.calculate` (the clinical core's `prescribe`) on the chart's latest weight; a patient with
-no weight on the chart is weighed first (a synthetic VitalSigns row). Everything is synthetic.
+no weight on the chart is weighed first (a synthetic VitalSigns row). The last month's clinic visits
+are then held through the session services (`sessions.py`) before anything is invoiced. Everything
+is synthetic.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from ketaflow.measurement.models import Stage
 from ketaflow.measurement.schedule import refresh_due
 from ketaflow.patients.models import VitalSigns
 from ketaflow.plans.doses import calculate
-from ketaflow.plans.models import DoseChange, Phase, PhaseChange, TreatmentPlan
+from ketaflow.plans.models import DoseChange, Phase, PhaseChange, ReviewPoint, TreatmentPlan
 from ketaflow.plans.reviews import refresh_review_points
 from ketaflow.plans.services import dose_fields
 from ketaflow.scheduling.defaults import ensure_appointment_types
+from ketaflow.scheduling.models import Appointment
 
 from .appointments import load_appointments
 from .calendar_book import CalendarBook
@@ -51,6 +54,7 @@ from .measures import INFUSION
 from .planned import ROUTE_LABELS, Planned, choose
 from .regions import REGIONS
 from .resources import load_resources
+from .sessions import load_sessions
 from .showcase import load_showcase, showcase_planned
 
 CLINIC_PRESCRIBERS = ("np", "pa")
@@ -72,8 +76,9 @@ ENDED: dict[str, str] = {
 }
 
 
-def load_plans(organization: Organization, now: datetime) -> dict[str, int]:
-    """Plans, appointments and invoices for the demo practice; row counts by kind."""
+def load_plans(organization: Organization, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
+    """Plans, appointments and invoices for the demo practice, and the last month's sessions; row
+    counts by kind, for each."""
     totals: Counter[str] = Counter()
     org_id = organization.pk
     system = Actor.system(org_id, via="demo")
@@ -92,6 +97,10 @@ def load_plans(organization: Organization, now: datetime) -> dict[str, int]:
         _write_plans(chosen, staff, actors, clinics, now, rng, totals)
         book = CalendarBook(org_id, clinics, staff, now)
         totals.update(load_appointments(book, chosen, actors, rng))
+        raised = ReviewPoint.objects.for_organization(org_id).count()
+        sessions = load_sessions(org_id, clinics, chosen, actors, now)
+        totals["review points"] += ReviewPoint.objects.for_organization(org_id).count() - raised
+        _recount_appointments(org_id, totals)
         totals.update(load_invoices(org_id, chosen, actors, now, rng))
         # Treatments moved into free slots, and new cancelled visits: the due lists follow them; the
         # review points are raised as completing and cancelling visits raise them.
@@ -100,7 +109,15 @@ def load_plans(organization: Organization, now: datetime) -> dict[str, int]:
             assert item.plan is not None
             totals["review points"] += len(refresh_review_points(item.plan))
     totals.update(load_showcase(organization, skip, actors))
-    return {kind: count for kind, count in totals.items() if count}
+    return {kind: count for kind, count in totals.items() if count}, sessions
+
+
+def _recount_appointments(org_id: uuid.UUID, totals: Counter[str]) -> None:
+    """Appointments by status once the sessions have completed (or started) the last month's."""
+    for kind in [k for k in totals if k.startswith("appointments ")]:
+        del totals[kind]
+    statuses = Appointment.objects.for_organization(org_id).values_list("status", flat=True)
+    totals.update(f"appointments {status}" for status in statuses)
 
 
 def _actor(member: StaffMember) -> Actor:
