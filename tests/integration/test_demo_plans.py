@@ -56,8 +56,16 @@ def test_every_patient_past_evaluation_has_a_signed_plan_visits_past_and_booked_
             assert "booked" in statuses[patient_id] or plans[patient_id].phase == "maintenance"
     completed = {pk for pk, found in statuses.items() if "completed" in found}
     assert completed <= invoiced
-    open_with_booking = [pk for pk in past if plans[pk].is_open and "booked" in statuses.get(pk, set())]
-    assert len(open_with_booking) >= len([pk for pk in past if plans[pk].is_open]) * 0.7
+    # An open plan with a treatment still to give has it booked (a few may not fit the calendar); a
+    # maintenance plan between boosters may have none scheduled yet, which depends on the day.
+    to_give = set(
+        Treatment.objects.for_organization(org)
+        .filter(status=Treatment.Status.SCHEDULED)
+        .values_list("patient_id", flat=True)
+    )
+    waiting = [pk for pk in past if plans[pk].is_open and pk in to_give]
+    open_with_booking = [pk for pk in waiting if "booked" in statuses.get(pk, set())]
+    assert waiting and len(open_with_booking) >= len(waiting) * 0.7
 
 
 def test_no_two_active_appointments_share_a_room_or_a_staff_member_and_all_fall_inside_opening_hours(demo):
