@@ -81,10 +81,12 @@ def dosing_session(started_minutes_ago: int = 45) -> Setup:
     from ketaflow.accounts.models import User
     from ketaflow.accounts.services import actor_for, issue_api_token
     from ketaflow.demo.loader import demo_organization, load_demo
-    from ketaflow.ledger.models import Product, StorageLocation
+    from ketaflow.ledger.models import StorageLocation
+    from ketaflow.ledger.setup import ensure_products
     from ketaflow.ledger.stock import receive
     from ketaflow.sessions.checkin import record_checklist
     from ketaflow.sessions.doses import prepare_dose, record_event, verify_preparation
+    from ketaflow.sessions.models import TreatmentSession
 
     load_demo(patients=DEMO_PATIENTS)
     org = demo_organization()
@@ -93,6 +95,9 @@ def dosing_session(started_minutes_ago: int = 45) -> Setup:
     nurse, second, prescriber = (actor_for(users[n], via="benchmark") for n in ("nurse", "nurse2", "owner"))
     assert nurse and second and prescriber
     session = check_in_next(nurse)
+    started = timezone.now() - timedelta(minutes=started_minutes_ago)
+    # The pump was started in the past: the patient arrived before it (the service stamps check-in now).
+    TreatmentSession.objects.filter(pk=session.pk).update(checked_in_at=started - timedelta(minutes=15))
     record_checklist(
         nurse,
         session.pk,
@@ -103,17 +108,7 @@ def dosing_session(started_minutes_ago: int = 45) -> Setup:
         pregnancy_test="not_applicable",
         pre_dose=dict(NORMAL),
     )
-    product, _ = Product.objects.get_or_create(
-        organization=org,
-        name="Ketamine 500 mg/10 mL vial",
-        defaults={
-            "drug": "ketamine",
-            "schedule": "III",
-            "form": "vial",
-            "mg_per_unit": 500,
-            "ml_per_unit": 10,
-        },
-    )
+    product = next(p for p in ensure_products(org) if p.drug == "ketamine" and p.form == "vial")
     safe, _ = StorageLocation.objects.get_or_create(
         organization=org, clinic=session.clinic, name="Bench safe"
     )
@@ -128,7 +123,7 @@ def dosing_session(started_minutes_ago: int = 45) -> Setup:
         location_id=safe.pk,
     )
     session.refresh_from_db()
-    volume = (Decimal(session.planned_mg) / 50).quantize(Decimal("0.01"))
+    volume = (Decimal(session.planned_mg) / product.concentration_mg_per_ml).quantize(Decimal("0.01"))
     preparation = prepare_dose(
         nurse,
         session.pk,
@@ -139,7 +134,6 @@ def dosing_session(started_minutes_ago: int = 45) -> Setup:
         pump_rate_ml_per_h=Decimal(150),
     )
     verify_preparation(second, preparation.pk)
-    started = timezone.now() - timedelta(minutes=started_minutes_ago)
     record_event(nurse, session.pk, kind="start", at=started, rate_ml_per_h=Decimal(150))
     session.refresh_from_db()
     token = issue_api_token(users["nurse"], "benchmark")

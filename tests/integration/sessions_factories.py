@@ -4,7 +4,9 @@ sessions at each step of the chairside flow (checked in, ready, dosing, stopped)
 
 Each step builds on the one before through the real services (check-in, checklist, preparation,
 verification, dose events), so a session made here is exactly what the chairside pages would make.
-Times: dosing starts 45 minutes ago, so a test can record later events and readings up to now.
+Times: dosing starts 45 minutes ago, so a test can record later events and readings up to now. The
+services stamp a check-in with the moment it is made and refuse a first dose before it, so a session
+charted with its dose in the past has its check-in moved back to before that dose (`arrived`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ NORMAL_VITALS = {
     "oxygen_saturation": 98,
 }
 DOSING_STARTED_AGO = timedelta(minutes=45)
+CHECKED_IN_BEFORE_DOSING = timedelta(minutes=15)
 
 
 def nurse(practice: Any) -> Any:
@@ -179,6 +182,14 @@ def checked_in(practice: Any, route: str = "iv") -> TreatmentSession:
     return check_in(nurse(practice), booked_treatment(practice, route).pk)
 
 
+def arrived(session: TreatmentSession, at: datetime) -> TreatmentSession:
+    """The session with its check-in moved back to `at` (the check-in service stamps it now), as if
+    the patient had arrived then: a test charting a dose in the past needs the check-in before it."""
+    TreatmentSession.objects.filter(pk=session.pk).update(checked_in_at=at)
+    session.refresh_from_db()
+    return session
+
+
 CHECKLIST: dict[str, Any] = {
     "fasting_confirmed": True,
     "escort_name": "Sam Synthetic",
@@ -223,10 +234,12 @@ def prepared(practice: Any, session: TreatmentSession, *, verify: bool = True) -
 
 def dosing_session(practice: Any, route: str = "iv", *, started: datetime | None = None) -> TreatmentSession:
     """Ready, the dose prepared and verified, and dosing begun `DOSING_STARTED_AGO` (IV: the pump
-    started at 150 mL/h; esketamine: the first device given; IM: the injection given)."""
+    started at 150 mL/h; esketamine: the first device given; IM: the injection given), the patient
+    checked in `CHECKED_IN_BEFORE_DOSING` before that."""
     session = ready_session(practice, route)
     preparation = prepared(practice, session)
     at = started or timezone.now() - DOSING_STARTED_AGO
+    arrived(session, at - CHECKED_IN_BEFORE_DOSING)
     if route == "iv":
         record_event(
             nurse(practice), session.pk, kind="start", at=at, rate_ml_per_h=preparation.pump_rate_ml_per_h

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
+from ketaflow.billing.models import Estimate, Invoice, Payment
 from tests.integration.billing_factories import appointment, plan_for
 from tests.integration.test_api_support import API_TEST_MARKS, api_as, field_errors
 
@@ -74,3 +75,6 @@ def test_another_organizations_invoices_and_plans_are_not_found(practice, strang
     )
     assert ours.post(f"/plans/{plan_for(stranger).pk}/estimates", {}).status_code == 404
     assert ours.get(f"/patients/{stranger.patient.pk}/invoices").status_code == 404
+    untouched = Invoice.objects.get(pk=theirs["id"])
+    assert (untouched.status, untouched.paid_cents) == ("draft", 0)
+    assert not Payment.objects.exists() and not Estimate.objects.exists()

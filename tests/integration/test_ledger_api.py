@@ -149,5 +149,15 @@ def test_another_organizations_lot_is_not_found_and_their_ids_in_a_body_are_refu
         },
     )
     assert moved.status_code == 422 and "from_location_id" in field_errors(moved)
+    sent_away = nurse.post(
+        "/ledger/transfers",
+        {
+            "lot_id": str(our_lot.pk),
+            "from_location_id": str(safe.pk),
+            "to_location_id": str(their_safe.pk),
+            "quantity_mg": 1,
+        },
+    )
+    assert field_errors(sent_away) == {"to_location_id": "No such storage location in your practice."}
     assert on_hand(their_lot, their_safe) == "5000"
     assert {b["lot_id"] for b in nurse.get("/ledger/balances").json()["items"]} == {str(our_lot.pk)}

@@ -199,6 +199,7 @@ def test_the_setup_page_adds_a_location_and_a_prescriber_adds_a_product(practice
     page = text_of(nurse.get("/ledger/setup/"))
     assert "Ketamine 500 mg/10 mL vial" in page and "500 mg per vial in 10 mL (50 mg/mL)" in page
     assert "Add a product" not in page and "A prescriber changes these." in page
+    assert "one esketamine nasal device holds 28 mg (US prescribing information, reference §2)" in page
     nurse.post(
         "/ledger/setup/", {"action": "location", "clinic_id": str(practice.clinic.pk), "name": "Safe B"}
     )
@@ -246,10 +247,13 @@ def test_a_flagged_session_dose_is_listed_and_cleared_by_recording_its_waste_fro
     assert f"{practice.patient.display_name} ({practice.patient.mrn}) 20.5 mg" in text
     link = f"/ledger/waste/?session={session.pk}"
     assert link in overview.content.decode()
+    assert f'href="/sessions/{session.pk}/"' in overview.content.decode()
     page = client.get(link)
     assert "20.5 mg not yet accounted for" in text_of(page)
     preparation = session.preparations.get()
     assert 'value="20.5"' in page.content.decode()
+    lot_page = client.get(f"/ledger/lots/{preparation.lot_id}/").content.decode()
+    assert f'<a href="/sessions/{session.pk}/">session</a>' in lot_page
     done = client.post(
         "/ledger/waste/",
         {

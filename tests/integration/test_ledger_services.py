@@ -37,7 +37,11 @@ def witness_id(practice: Any) -> int:
 
 
 def shelf(practice: Any, name: str = "Safe A") -> StorageLocation:
-    return setup.ensure_location(practice.clinic, name)
+    """The clinic's storage location called `name`, made on first use."""
+    found, _ = StorageLocation.objects.get_or_create(
+        organization=practice.org, clinic=practice.clinic, name=name
+    )
+    return found
 
 
 def received(
@@ -228,6 +232,17 @@ def test_a_count_with_a_difference_stays_open_until_reconciled_by_a_witnessed_ad
             handler(practice), location_id=place.pk, kind="periodic", counted={first.lot_id: "1000"}
         )
     assert uncounted.value.errors[0].field == f"counted.{second.lot_id}"
+    with pytest.raises(ValidationFailed) as unreadable:
+        counts.record_count(
+            handler(practice),
+            location_id=place.pk,
+            kind="periodic",
+            counted={first.lot_id: "NaN", second.lot_id: "-1"},
+        )
+    assert [(e.field, e.message) for e in unreadable.value.errors] == [  # one message per lot
+        (f"counted.{first.lot_id}", "Enter the amount counted in mg (0 when none)."),
+        (f"counted.{second.lot_id}", "A count cannot be below zero."),
+    ]
     count = counts.record_count(
         handler(practice),
         location_id=place.pk,

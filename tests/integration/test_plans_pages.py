@@ -71,7 +71,7 @@ def test_cloning_from_the_form_saves_a_new_version_and_shows_errors_beside_the_f
     assert row.number == 1 and row.definition["dose"]["cap_mg"] == "90"
     text = text_of(prescriber.get("/plans/protocols/iv-depression/"))
     assert "Cap 90 mg" in text and "clinic-1 Your clinic, from iv-depression@2026.11.1" in text
-    assert "Alert: oxygen saturation at least 94 %" in text
+    assert "Alert: oxygen saturation at least 94 % Your clinic's setting" in text
     assert (
         signed_in(practice.staff[Role.NURSE]).get("/plans/protocols/iv-depression/clone/").status_code == 403
     )

@@ -369,6 +369,29 @@ def test_the_waitlist_is_offered_a_freed_slot_and_booked_into_it(practice):
     assert entry.status == "booked" and entry.appointment == booked
 
 
+def test_a_patient_waiting_behind_ten_others_can_still_be_booked_into_the_freed_slot(practice):
+    bookable(practice)
+    nurse = actor_of(practice.staff[Role.NURSE])
+    appointment = _book(practice)
+    day = appointment.starts_at.astimezone(appointment.starts_at.tzinfo).date()
+    entries = [
+        services.add_to_waitlist(
+            nurse, _other_patient(practice).pk, clinic_id=practice.clinic.pk, type_key="consultation",
+            earliest=day,
+        )
+        for _ in range(11)
+    ]
+    services.cancel(nurse, appointment.pk, reason="Moved away")
+    appointment.refresh_from_db()
+
+    assert services.offers_for(appointment) == entries[:10]  # the page offers the ten oldest
+    booked = services.book_from_waitlist(nurse, entries[10].pk, appointment.pk)
+
+    assert booked.patient_id == entries[10].patient_id and booked.starts_at == appointment.starts_at
+    entries[10].refresh_from_db()
+    assert entries[10].status == "booked"
+
+
 class TestRandomBookingsNeverOverlap(HypothesisTestCase):
     """Property: whatever is asked, active appointments never overlap for a room or a staff member."""
 

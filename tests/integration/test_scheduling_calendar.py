@@ -94,7 +94,7 @@ def test_the_week_shows_a_closed_day_and_the_count_per_room_and_day(practice, cl
     monday = next_weekday(0)
     ClosedDay.objects.create(organization=practice.org, clinic=practice.clinic,
                              day=monday + timedelta(days=2), reason="Public holiday")
-    book(practice.patient, local(practice.clinic, monday, 9), room=chairs[0])
+    first = book(practice.patient, local(practice.clinic, monday, 9), room=chairs[0])
     book(PatientFactory(home_clinic=practice.clinic), local(practice.clinic, monday, 11), room=chairs[0])
     book(PatientFactory(home_clinic=practice.clinic), local(practice.clinic, monday, 11), room=chairs[1],
          status="cancelled")
@@ -108,6 +108,9 @@ def test_the_week_shows_a_closed_day_and_the_count_per_room_and_day(practice, cl
     assert re.search(rf'data-column="{chairs[0].pk}">\s*<span class="cal-week__count">2</span>',
                      response.content.decode())
     assert "9:00 AM" in text and "11:00 AM" in text
+    page = reverse("scheduling:appointment", args=[first.pk])
+    short = f"{practice.patient.legal_given_name} {practice.patient.legal_family_name[0]}."
+    assert f'<a href="{page}">{short}</a>' in response.content.decode()
 
 
 def test_another_organizations_appointments_and_clinics_never_appear(practice, stranger, client_as):

@@ -9,7 +9,9 @@ from django.urls import reverse
 from ketaflow.accounts.roles import Role
 from ketaflow.scheduling import services
 from ketaflow.scheduling.models import Appointment, AppointmentType, ClosedDay, StaffHours
-from tests.factories import actor_of
+from tests.factories import PatientFactory, actor_of
+from tests.integration.calendar_factories import book as calendar_book
+from tests.integration.calendar_factories import local, open_clinic
 from tests.integration.pages import PAGE_TEST_MARKS, htmx, signed_in, text_of
 from tests.integration.scheduling_factories import at, bookable, next_weekday, signed_plan
 
@@ -133,3 +135,25 @@ def test_settings_pages_are_for_practice_managers_only(practice):
     for name in ("scheduling:types", "scheduling:hours", "scheduling:closed_days"):
         response = client.get(reverse(name))
         assert response.status_code == 403, name
+
+
+def test_the_closed_days_page_counts_the_bookings_left_on_each_day_by_the_clinics_own_clock(practice):
+    chairs = open_clinic(practice.clinic, chairs=2)
+    day = next_weekday(2)
+    ClosedDay.objects.create(organization=practice.org, clinic=None, day=day, reason="Staff training")
+    ClosedDay.objects.create(organization=practice.org, clinic=practice.clinic,
+                             day=day + timedelta(days=7), reason="Deep clean")
+    # 19:00 in Denver is the next day in UTC: counted on its own clinic day, not the one after.
+    def other():
+        return PatientFactory(home_clinic=practice.clinic)
+
+    calendar_book(practice.patient, local(practice.clinic, day, 19), room=chairs[0])
+    calendar_book(other(), local(practice.clinic, day, 9), room=chairs[1])
+    calendar_book(other(), local(practice.clinic, day, 11), room=chairs[1], status="cancelled")
+    calendar_book(other(), local(practice.clinic, day + timedelta(days=6), 19), room=chairs[0])
+
+    page = text_of(signed_in(practice.staff[Role.OWNER]).get(reverse("scheduling:closed_days")))
+
+    assert "2 appointments to move" in page  # the evening one and the morning one; not the cancelled one
+    assert "1 appointment to move" not in page  # the evening before the deep clean is not on it
+    assert "Deep clean none" in page

@@ -14,6 +14,7 @@ from ketaflow.patients.models import VitalSigns
 from ketaflow.sessions.models import SessionVitals, TreatmentSession, VitalAlert
 from tests.integration.sessions_factories import (
     NORMAL_VITALS,
+    arrived,
     booked_treatment,
     checked_in,
     dosing_session,
@@ -62,6 +63,7 @@ def test_an_iv_session_is_charted_from_check_in_to_an_amended_note_over_the_api(
     } in session["rules"]["limits"]
     assert "Sanacora" in session["rules"]["source"] and "limits" in session["rules"]["verify"]
     assert nurse.post("/sessions", {"appointment_id": str(visit.pk)}).json()["id"] == sid  # idempotent
+    arrived(TreatmentSession.objects.get(pk=sid), timezone.now() - timedelta(minutes=90))  # charted after
 
     checklist = {
         "fasting_confirmed": True,
@@ -97,7 +99,9 @@ def test_an_iv_session_is_charted_from_check_in_to_an_amended_note_over_the_api(
     assert Decimal(preparation["drawn_mg"]) == planned and preparation["lot_number"] == lot.lot_number
     verify = f"/sessions/{sid}/preparations/{preparation['id']}/verify"
     assert nurse.post(verify).status_code == 422  # the preparer cannot be the second check
-    assert api_as(second_nurse(practice)).post(verify).json()["verified"] is True
+    checker = api_as(second_nurse(practice))
+    assert checker.post(verify.replace(sid, "not-a-session")).status_code == 404
+    assert checker.post(verify).json()["verified"] is True
 
     started = nurse.post(f"/sessions/{sid}/events", {"kind": "start", "at": ago(75), "rate_ml_per_h": 150})
     assert started.status_code == 201, started.content

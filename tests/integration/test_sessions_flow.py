@@ -28,6 +28,7 @@ from tests.factories import actor_of
 from tests.integration.sessions_factories import (
     CHECKLIST,
     NORMAL_VITALS,
+    arrived,
     booked_treatment,
     checked_in,
     enrol_rems,
@@ -102,6 +103,11 @@ def test_an_iv_session_runs_from_check_in_to_stop_with_the_dose_computed_from_it
     with pytest.raises(ValidationFailed) as early_stop:
         record_event(nurse(practice), session.pk, kind="stop", at=t0)
     assert "not started" in _fields(early_stop)["kind"]
+    with pytest.raises(ValidationFailed) as before_arrival:
+        record_event(nurse(practice), session.pk, kind="start", at=t0)
+    assert "cannot come before the check-in at" in _fields(before_arrival)["at"]
+    assert not DoseEvent.objects.filter(session=session).exists()
+    arrived(session, t0 - timedelta(minutes=20))  # charted late: the patient came in before the dose
     record_event(nurse(practice), session.pk, kind="start", at=t0)  # the prepared pump rate, 150 mL/h
     session.refresh_from_db()
     assert session.status == TreatmentSession.Status.DOSING and session.dosing_started_at == t0
@@ -206,6 +212,7 @@ def test_esketamine_waits_for_rems_enrolment_and_gives_no_more_than_was_prepared
     session.refresh_from_db()
     assert may_start(session) == []
     start = timezone.now() - timedelta(minutes=15)
+    arrived(session, start - timedelta(minutes=10))
     with pytest.raises(ValidationFailed) as infusion:
         record_event(nurse(practice), session.pk, kind="start", at=start, rate_ml_per_h="100")
     assert "give or stop" in _fields(infusion)["kind"]

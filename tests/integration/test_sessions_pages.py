@@ -109,9 +109,12 @@ def test_the_nurse_takes_a_checked_in_patient_to_a_running_infusion(practice):
     refused = prescriber.post(f"{url}override/", {"override-reason": ""}, headers=BODY)
     assert "Say why dosing may proceed" in field_error(refused, "id_override-reason")
     prescriber.post(f"{url}override/", {"override-reason": "Anxious at arrival; 158/92 on repeat"})
-    assert "Overridden by a prescriber" in text_of(nurse.get(url))
-
     _product, location, lot = stock(practice)
+    text = text_of(nurse.get(url))
+    assert "Overridden by a prescriber" in text
+    # the volume of the plan's dose at the lot's strength, then the bag and the plan's pump rate
+    assert "For the 41 mg planned, from Ketamine 500 mg/10 mL vial: 41.0 mg / 50 mg/mL = 0.820 mL" in text
+    assert "0.82 mL of drug + 100 mL bag = 100.82 mL 100.82 mL over 40 min = 151.2 mL/h" in text
     volume = (session.planned_mg / Decimal(50)).quantize(Decimal("0.01"))
     text = text_of(
         nurse.post(
@@ -284,6 +287,7 @@ def test_recovery_discharge_signature_and_amendment_from_the_page_and_the_sessio
     )
     assert "Discharged. The note is assembled" in text
     assert "Discharged at" in text and "handed over to Sam Synthetic" in text and "Before ready" in text
+    assert re.search(r"Follow-up questionnaires due: PHQ-9 \d\d/\d\d/\d{4}, GAD-7 ", text)
 
     text = text_of(prescriber.post(f"{url}sign/", {"sign-note": ""}, headers=BODY))
     assert "The note is signed and locked." in text and "Signed and locked" in text
@@ -302,3 +306,51 @@ def test_recovery_discharge_signature_and_amendment_from_the_page_and_the_sessio
 
     tab = text_of(nurse.get(f"/patients/{practice.patient.pk}/sessions/"))
     assert "IV ketamine for depression" in tab and "41 mg Signed" in tab
+
+
+def test_ending_an_injection_records_no_second_amount_and_times_read_as_the_page_shows_them(practice):
+    session = dosing_session(practice, "im")
+    url = page_of(session)
+    nurse = signed_in(practice.staff[Role.NURSE])
+    page = nurse.get(url).content.decode()
+    given = DoseEvent.objects.get(session=session, kind="give")
+    assert f'name="event-amount_mg" value="{given.amount_mg.normalize():f}"' in page  # prefilled
+    text = text_of(
+        nurse.post(
+            f"{url}events/",
+            {"event-kind": "stop", "event-amount_mg": f"{given.amount_mg.normalize():f}"},
+            headers=BODY,
+        )
+    )
+    stop = DoseEvent.objects.get(session=session, kind="stop")
+    assert stop.amount_mg is None
+    clock = stop.at.astimezone(ZoneInfo(practice.clinic.timezone))
+    shown = f"{clock.hour % 12 or 12}:{clock:%M} {'AM' if clock.hour < 12 else 'PM'}"
+    assert f"Stopped at {shown}." in text
+    assert re.search(r"\d:\d\d:\d\d [AP]M Stopped (?!\d)", text)
+
+
+def test_session_settings_show_each_fault_once_beside_its_field_and_save_good_values(practice):
+    owner = signed_in(StaffFactory(organization=practice.org, roles=[Role.OWNER]))
+    form = {
+        "aldrete_minimum": "",
+        "aldrete_alternative": "",
+        "rems_due_days": "7",
+        "discharge_instructions": "No driving until tomorrow.",
+        "formulary": "[]",
+    }
+    refused = owner.post("/sessions/settings/", form)
+    assert refused.status_code == 422
+    assert field_error(refused, "id_aldrete_minimum") == "Enter a whole number from 0 to 10."
+    saved = owner.post("/sessions/settings/", form | {"aldrete_minimum": "8"}, follow=True)
+    assert "The session settings are saved." in text_of(saved)
+    assert 'name="aldrete_minimum" value="8"' in saved.content.decode()
+
+
+def test_a_number_the_clinic_changed_is_marked_as_its_own_not_as_the_sources(practice):
+    session = dosing_session(practice)
+    session.monitoring = {**session.monitoring, "min_observation_min": 45}
+    session.save(update_fields=["monitoring"])
+    text = text_of(signed_in(practice.staff[Role.NURSE]).get(page_of(session)))
+    assert "Minimum observation 45 min set by your clinic" in text
+    assert "Systolic blood pressure limit 90-180 mmHg clinic default — verify" in text

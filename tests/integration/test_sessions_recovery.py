@@ -26,7 +26,7 @@ from ketaflow.sessions.scores import score_in_session
 from ketaflow.sessions.view import session_view
 from ketaflow.sessions.vitals import record_vitals
 from ketaflow.validation import NotFound, ValidationFailed
-from tests.integration.sessions_factories import dosing_session, nurse, prescriber, stock
+from tests.integration.sessions_factories import dosing_session, expired_lot, nurse, prescriber, stock
 
 PASSING = {"activity": 2, "respiration": 2, "circulation": 2, "consciousness": 2, "oxygen_saturation": 2}
 DROWSY = {"activity": 1, "respiration": 2, "circulation": 2, "consciousness": 1, "oxygen_saturation": 1}
@@ -57,6 +57,19 @@ def test_a_controlled_rescue_dose_is_drawn_from_the_ledger_and_answers_the_alert
             nurse(practice), session.pk, drug_key="midazolam", dose_mg="2", route="iv", reason="Agitation"
         )
     assert set(fields_of(missing)) == {"lot_id", "location_id"}
+    _, _, old = expired_lot(practice, "midazolam")
+    with pytest.raises(ValidationFailed) as expired:
+        give_rescue(
+            nurse(practice),
+            session.pk,
+            drug_key="midazolam",
+            dose_mg="2",
+            route="iv",
+            reason="Agitation",
+            lot_id=old.pk,
+            location_id=location.pk,
+        )
+    assert "expired" in fields_of(expired)["lot_id"]
     with pytest.raises(ValidationFailed) as off_list:
         give_rescue(nurse(practice), session.pk, drug_key="midazolam", dose_mg="3", route="po", reason="x")
     assert "1, 2 mg" in fields_of(off_list)["dose_mg"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.patients.medications import add_medication
+from ketaflow.plans.measures import clinic_today
 from ketaflow.sessions.doses import record_event
 from ketaflow.sessions.effects import record_side_effect
 from ketaflow.sessions.models import RemsEnrolment, RemsForm, TreatmentSession
@@ -155,7 +156,7 @@ def test_the_board_splits_overdue_from_due_and_lists_patients_not_enrolled(pract
     assert f"Submitted {timezone.localdate():%d %b %Y}" in text
     assert reverse("sessions:rems_enrol", kwargs={"patient_id": practice.patient.pk}) in page.content.decode()
 
-    enrol(nurse(practice), practice.patient.pk, enrolled_on=timezone.localdate())
+    enrol(nurse(practice), practice.patient.pk, enrolled_on=clinic_today(practice.patient))
     assert rems_board(nurse(practice), timezone.localdate()).missing_enrolments == []
     listed = AuditEvent.objects.filter(object_type="RemsForm", action="list", detail__purpose="rems-board")
     assert listed.count() == 3 and listed.first().detail["overdue"] == 1
@@ -165,10 +166,11 @@ def test_enrolment_is_recorded_once_from_the_patient_page(practice, client_as):
     url = reverse("sessions:rems_enrol", kwargs={"patient_id": practice.patient.pk})
     assert client_as(Role.ADMIN).get(url).status_code == 403  # no charting right
     client = client_as(Role.NURSE)
-    future = client.post(url, {"enrolled_on": f"{timezone.localdate() + timedelta(days=2):%Y-%m-%d}"})
+    today = clinic_today(practice.patient)
+    future = client.post(url, {"enrolled_on": f"{today + timedelta(days=2):%Y-%m-%d}"})
     assert future.status_code == 422 and "cannot be in the future" in text_of(future)
     done = client.post(
-        url, {"enrolled_on": f"{timezone.localdate():%Y-%m-%d}", "rems_patient_id": "REMS-42"}, follow=True
+        url, {"enrolled_on": f"{today:%Y-%m-%d}", "rems_patient_id": "REMS-42"}, follow=True
     )
     assert "The REMS enrolment is recorded." in text_of(done) and "REMS patient ID REMS-42" in text_of(done)
     enrolment = RemsEnrolment.objects.get(patient=practice.patient)
@@ -177,7 +179,7 @@ def test_enrolment_is_recorded_once_from_the_patient_page(practice, client_as):
         and enrolment.recorded_by_id == practice.staff[Role.NURSE].user_id
     )
     with pytest.raises(ValidationFailed, match="already enrolled"):
-        enrol(nurse(practice), practice.patient.pk, enrolled_on=timezone.localdate())
+        enrol(nurse(practice), practice.patient.pk, enrolled_on=clinic_today(practice.patient))
     assert AuditEvent.objects.filter(object_type="RemsEnrolment", action="create").count() == 1
 
 

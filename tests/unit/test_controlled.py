@@ -152,6 +152,8 @@ def test_side_effects_and_severities_are_the_issues_structured_lists():
     ("change", "path"),
     [
         ({"doses_mg": []}, "formulary[1].doses_mg"),
+        ({"doses_mg": "48"}, "formulary[1].doses_mg"),  # text, not a list of 4 and 8
+        ({"max_mg": None}, "formulary[1].max_mg"),
         ({"doses_mg": ["0.1", "zero"]}, "formulary[1].doses_mg"),
         ({"max_mg": "0.05"}, "formulary[1].max_mg"),
         ({"max_mg": "-1"}, "formulary[1].max_mg"),

@@ -329,6 +329,9 @@ def test_an_impossible_troche_dose_names_the_nearest_doses_either_side():
         "55 mg cannot be made from the stocked strengths (40, 20 mg); "
         "the nearest below is 40 mg and above is 60 mg"
     )
+    # the nearest above is not always the nearest below plus the smallest strength (60 + 30)
+    with pytest.raises(DoseError, match="the nearest below is 60 mg and above is 70 mg"):
+        troches(D(65), [D(30), D(40)])
 
 
 def test_a_troche_dose_below_the_smallest_strength_names_the_smallest():

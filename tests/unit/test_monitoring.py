@@ -15,6 +15,7 @@ from ketaflow.clinical.eligibility.rules import Route
 from ketaflow.clinical.monitoring import (
     KNOWN_KEYS,
     Checklist,
+    clinic_settings,
     monitoring_rules,
     parse_rules,
     readiness,
@@ -80,6 +81,8 @@ def test_esketamine_observes_for_two_hours_as_the_label_and_rems_require():
     pre_dose = {limit.field: (limit.low, limit.high) for limit in ESKETAMINE.pre_dose}
     assert pre_dose == {"systolic_bp": (None, Decimal(140)), "diastolic_bp": (None, Decimal(90))}
     assert (ESKETAMINE.fasting_hours, ESKETAMINE.no_liquids_min, ESKETAMINE.vitals_every_min) == (2, 30, 40)
+    # the label asks for one reading about 40 min after dosing; repeating it is the clinic's choice
+    assert ESKETAMINE.is_verify("vitals_every_min")
 
 
 def test_the_clinic_set_numbers_of_the_iv_route_are_marked_verify():
@@ -324,3 +327,11 @@ def test_the_next_vitals_are_due_an_interval_after_the_last_reading_or_the_start
     assert vitals_timer(last, None, IV).due_at is None
     home = vitals_timer(last, started, monitoring_rules("sublingual_home"))
     assert (home.due_at, home.overdue(NOW), home.seconds_left(NOW)) == (None, False, None)
+
+
+def test_the_settings_a_clinic_changed_are_named_so_screens_do_not_credit_them_to_the_source():
+    assert clinic_settings(monitoring_rules("iv")) == frozenset()
+    changed = monitoring_rules("iv", {"min_observation_min": 45, "limits": {"heart_rate": {"high": 120}}})
+    assert clinic_settings(changed) == {"min_observation_min", "limits"}
+    same = monitoring_rules("esketamine", {"min_observation_min": 120})
+    assert clinic_settings(same) == frozenset()

@@ -8,7 +8,7 @@ Amounts are whole cents. Procedure codes are suggestions (clinical reference §7
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -77,7 +77,7 @@ class EstimateOut(Schema):
     lines: list[EstimateLineOut]
     total_cents: int
     deposit_cents: int
-    accepted_at: Any = None
+    accepted_at: datetime | None = None
 
 
 class ExtraIn(StrictInput):

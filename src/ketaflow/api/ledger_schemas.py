@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 from ninja import Path, Schema
 from pydantic import Field
 
+from ketaflow.clinical.controlled import EntryKind
+from ketaflow.ledger.models import Count
+
 from .measure_schemas import IsoDateTime
 from .schemas import Id, IsoDate, QueryId, QueryInput, StrictInput
 
@@ -24,7 +27,7 @@ def _id_in_path(kind: str) -> Any:
 LotId = Annotated[str, _id_in_path("lot")]
 CountId = Annotated[str, _id_in_path("count")]
 Mg = Annotated[float, Field(gt=0, description="mg of drug")]
-ENTRY_KINDS = ["receipt", "administration", "waste", "transfer_out", "transfer_in", "adjustment"]
+ENTRY_KINDS = [kind.value for kind in EntryKind]
 
 
 # Inputs ---------------------------------------------------------------------------------------------
@@ -159,7 +162,7 @@ class CountOut(Schema):
     kind: str
     location_id: uuid.UUID
     counted_at: datetime
-    status: str = Field(json_schema_extra={"enum": ["open", "reconciled"]})
+    status: str = Field(json_schema_extra={"enum": list[Any](Count.Status.values)})
     reconciled_at: datetime | None
     lines: list[CountLineOut]
 

@@ -105,7 +105,7 @@ class AppointmentQuery(PageQuery):
 
 class SlotQuery(QueryInput):
     type: str = Field(description="The appointment type's key, e.g. iv.")
-    date: str = Field(description="The clinic's date, YYYY-MM-DD.")
+    date: IsoDate = Field(description="The clinic's date, YYYY-MM-DD.")
     plan_id: uuid.UUID | None = Field(None, description="Use this plan's protocol chair time.")
 
 
@@ -254,15 +254,11 @@ def list_free_slots(request: HttpRequest, clinic_id: ClinicId, query: Query[Slot
     kind = services.type_for(actor.organization_id, query.type)
     if kind is None:
         raise ValidationFailed.single("type", "Choose an appointment type key.")
-    try:
-        day = datetime.strptime(query.date, "%Y-%m-%d").date()
-    except ValueError:
-        raise ValidationFailed.single("date", "Enter a date as YYYY-MM-DD.") from None
     plan = None
     if query.plan_id:
         plan = TreatmentPlan.objects.for_organization(actor.organization_id).one(query.plan_id, "plan")
     found = free_slots(
-        actor.organization_id, clinic, kind, day, minutes=_minutes(kind, plan), after=timezone.now()
+        actor.organization_id, clinic, kind, query.date, minutes=_minutes(kind, plan), after=timezone.now()
     )
     zone = ZoneInfo(clinic.timezone)
     return [
@@ -334,7 +330,7 @@ def complete_appointment(request: HttpRequest, appointment_id: AppointmentId) ->
     return _reloaded(request, done.pk, "completed")
 
 
-def _session(p: Any, appointment: Appointment | None = None) -> dict[str, Any]:
+def _session(p: Any) -> dict[str, Any]:
     return {
         "number": p.target.number,
         "block": p.target.block,
@@ -344,7 +340,7 @@ def _session(p: Any, appointment: Appointment | None = None) -> dict[str, Any]:
         "room": p.slot.room.name if p.slot.room else None,
         "staff": [m.display_name for m in p.slot.staff],
         "days_off_target": p.placed.days_off_target,
-        "appointment_id": appointment.pk if appointment else None,
+        "appointment_id": None,
         "reason": None,
     }
 

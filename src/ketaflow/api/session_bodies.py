@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from ketaflow.clinical.discharge import DischargeReadiness
@@ -27,6 +28,7 @@ from ketaflow.sessions.models import (
     VitalAlert,
 )
 from ketaflow.sessions.view import session_view
+from ketaflow.sessions.vitals import VitalsResult
 
 
 def s(value: Decimal | None) -> str | None:
@@ -203,7 +205,7 @@ def reading_body(
     }
 
 
-def vitals_result_body(result: Any) -> dict[str, Any]:
+def vitals_result_body(result: VitalsResult) -> dict[str, Any]:
     link = result.link
     return {
         "reading": reading_body(link.vitals, link.measured_at, link.phase, link.source),
@@ -212,19 +214,10 @@ def vitals_result_body(result: Any) -> dict[str, Any]:
 
 
 def _baseline(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The view's pre-dose values (a dict of the VitalSigns fields) as a reading."""
     if values is None:
         return None
-    return {
-        "t": values["measured_at"],
-        "sys": values.get("systolic_bp"),
-        "dia": values.get("diastolic_bp"),
-        "hr": values.get("heart_rate"),
-        "spo2": values.get("oxygen_saturation"),
-        "rr": values.get("respiratory_rate"),
-        "temp": s(values.get("temperature_c")),
-        "phase": "pre_dose",
-        "source": None,
-    }
+    return reading_body(SimpleNamespace(**values), values["measured_at"], "pre_dose")
 
 
 def _delivery(d: Delivery | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from ninja import Path, Schema
 from pydantic import Field
 
+from ketaflow.sessions.models import TreatmentSession
 from ketaflow.sessions.vitals import BATCH_LIMIT
 
 from .measure_schemas import AnswersIn, IsoDateTime
@@ -34,7 +35,7 @@ Reading = int | float
 Channel = Literal["print", "email", "sms"]
 PRINT: Channel = "print"
 Amount = Annotated[float, Field(gt=0)]
-SESSION_STATUSES = ["checked_in", "dosing", "recovery", "discharged", "signed", "blocked", "cancelled"]
+SESSION_STATUSES: list[str] = TreatmentSession.Status.values
 
 
 # Inputs ---------------------------------------------------------------------------------------------

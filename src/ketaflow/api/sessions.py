@@ -84,12 +84,15 @@ def _decimal(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _key(value: str) -> uuid.UUID:
-    """A path id as a UUID, or NotFound (a malformed id is answered like a missing record)."""
+def _of_session(model: Any, actor: Actor, session_id: str, row_id: str, what: str) -> Any:
+    """The `model` row (a preparation, an alert) with `row_id` of the session in the path, or
+    NotFound: a malformed id, another session's row or another organization's are all missing."""
     try:
-        return uuid.UUID(str(value))
+        session_key = uuid.UUID(str(session_id))
     except ValueError as exc:
         raise NotFound("session") from exc
+    rows = model.objects.for_organization(actor.organization_id).filter(session_id=session_key)
+    return rows.one(row_id, what)
 
 
 def _detail(actor: Actor, session_id: Any, purpose: str) -> dict[str, Any]:
@@ -213,11 +216,7 @@ def verify_session_preparation(
 ) -> Any:
     """The second check, by someone other than the preparer."""
     actor = actor_of(request)
-    found = (
-        DosePreparation.objects.for_organization(actor.organization_id)
-        .filter(session__in=sessions_of(actor.organization_id).filter(pk=_key(session_id)))
-        .one(preparation_id, "preparation")
-    )
+    found = _of_session(DosePreparation, actor, session_id, preparation_id, "preparation")
     preparation = doses.verify_preparation(actor, found.pk)
     return bodies.preparation_body(bodies.reloaded_preparation(preparation.pk))
 
@@ -263,11 +262,7 @@ def respond_to_session_alert(
     """Answer an alert: pause the infusion (a pause event is written when it is running), give a
     medication (record the rescue dose), or call the prescriber (a note is required)."""
     actor = actor_of(request)
-    found = (
-        VitalAlert.objects.for_organization(actor.organization_id)
-        .filter(session__in=sessions_of(actor.organization_id).filter(pk=_key(session_id)))
-        .one(vital_alert_id, "alert")
-    )
+    found = _of_session(VitalAlert, actor, session_id, vital_alert_id, "alert")
     alert = vitals.respond_to_alert(actor, found.pk, response=payload.response, note=payload.note)
     return bodies.alert_body(alert)
 

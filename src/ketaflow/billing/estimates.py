@@ -30,8 +30,9 @@ from ketaflow.plans.models import TreatmentPlan
 from ketaflow.plans.snapshot import protocol_of
 from ketaflow.validation import FieldError, ValidationFailed
 
-from .defaults import ensure_price_list, settings_for
+from .defaults import settings_for
 from .models import Estimate, PriceItem
+from .prices import active_prices
 
 MAX_EXTRA = 50
 
@@ -59,16 +60,11 @@ def load_plan(actor: Actor, plan_id: uuid.UUID | str) -> TreatmentPlan:
     )
 
 
-def _active_prices(organization_id: uuid.UUID) -> list[PriceItem]:
-    ensure_price_list(organization_id)
-    return list(PriceItem.objects.for_organization(organization_id).filter(is_active=True))
-
-
 def draft_for_plan(actor: Actor, plan: TreatmentPlan, extras: Sequence[tuple[str, int]] = ()) -> Draft:
     """The estimate's lines for `plan` plus `extras` (price code, quantity); nothing is stored.
     Raises ValidationFailed when the protocol's appointment type has no active price."""
     protocol = protocol_of(plan)
-    rows = _active_prices(actor.organization_id)
+    rows = active_prices(actor.organization_id)
     single = next(
         (
             p

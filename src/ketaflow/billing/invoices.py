@@ -38,9 +38,9 @@ from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .amounts import check_cents
 from .codes import codes_for_visit
-from .defaults import ensure_price_list, settings_for
+from .defaults import settings_for
 from .models import BillingSettings, Invoice, InvoiceLine, PriceItem
-from .prices import SELLABLE, clean_codes
+from .prices import SELLABLE, active_prices, clean_codes
 
 MAX_REASON = 300
 MAX_LINES = 100
@@ -180,10 +180,8 @@ def _create(
     return invoice
 
 
-def _sellable(organization_id: uuid.UUID) -> dict[str, PriceItem]:
-    ensure_price_list(organization_id)
-    rows = PriceItem.objects.for_organization(organization_id).filter(is_active=True)
-    return {p.code: p for p in rows}
+def _prices_by_code(organization_id: uuid.UUID) -> dict[str, PriceItem]:
+    return {p.code: p for p in active_prices(organization_id)}
 
 
 def create_invoice(
@@ -201,7 +199,7 @@ def create_invoice(
         raise ValidationFailed.single("lines", "Add at least one line.")
     if len(lines) > MAX_LINES:
         raise ValidationFailed.single("lines", f"An invoice holds up to {MAX_LINES} lines.")
-    prices = _sellable(actor.organization_id)
+    prices = _prices_by_code(actor.organization_id)
     clean = [_clean_line(i, raw, prices) for i, raw in enumerate(lines)]
     with transaction.atomic():
         patient = _load(actor, patient_id, for_update=True)
@@ -267,7 +265,7 @@ def invoice_appointments(
         raise ValidationFailed.single("appointment_ids", "Choose at least one appointment.")
     if not all(_is_uuid(pk) for pk in wanted):
         raise ValidationFailed.single("appointment_ids", "Choose this patient's appointments.")
-    prices = _sellable(actor.organization_id)
+    prices = _prices_by_code(actor.organization_id)
     with transaction.atomic():
         patient = _load(actor, patient_id, for_update=True)
         found = (
@@ -283,7 +281,8 @@ def invoice_appointments(
         done = invoiced_appointment_ids(actor.organization_id, patient)
         lines = []
         for appointment in rows:
-            when = f"{appointment.appointment_type.name} on {appointment.starts_at:%Y-%m-%d}"
+            local = timezone.localtime(appointment.starts_at, ZoneInfo(appointment.clinic.timezone))
+            when = f"{appointment.appointment_type.name} on {local:%Y-%m-%d}"
             if appointment.status not in INVOICEABLE:
                 errors.append(
                     FieldError("appointment_ids", f"{when} was {appointment.get_status_display().lower()}.")

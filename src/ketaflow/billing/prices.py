@@ -35,6 +35,13 @@ def prices_of(organization_id: uuid.UUID) -> TenantQuerySet:
     return PriceItem.objects.for_organization(organization_id)
 
 
+def active_prices(organization_id: uuid.UUID) -> list[PriceItem]:
+    """Every price on the organization's list now (the defaults are created on first use); no
+    permission check, for the services that price a visit or a plan."""
+    ensure_price_list(organization_id)
+    return list(prices_of(organization_id).filter(is_active=True))
+
+
 def price_list(actor: Actor, *, include_inactive: bool = False) -> list[PriceItem]:
     """The organization's prices (the defaults are created on first use)."""
     actor.require(Permission.VIEW_DEMOGRAPHICS)

@@ -13,6 +13,7 @@ from ketaflow.patients.chart import register_tab
 from ketaflow.patients.models import Patient
 
 from .defaults import settings_for
+from .invoices import patient_invoices
 from .models import Estimate, Invoice
 from .payments import held_credit_cents, patient_payments
 
@@ -21,11 +22,7 @@ TAB = "billing"
 
 def billing_context(actor: Actor, patient: Patient) -> dict[str, Any]:
     actor.require(Permission.VIEW_DEMOGRAPHICS)
-    invoices = list(
-        Invoice.objects.for_organization(actor.organization_id)
-        .filter(patient=patient)
-        .order_by("-recorded_at")
-    )
+    invoices = patient_invoices(actor, patient)
     estimates = list(
         Estimate.objects.for_organization(actor.organization_id)
         .filter(patient=patient)

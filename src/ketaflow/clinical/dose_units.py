@@ -84,8 +84,9 @@ def troches(dose_mg: Decimal | int | str, strengths_mg: Sequence[Decimal | int |
                 best[amount] = prior + 1
                 choice[amount] = size
     if best[target] is None:
-        below = next((a for a in range(target, 0, -1) if best[a] is not None), 0) * unit
-        above = _smallest_above(target, sizes) * unit
+        made = [a for a in range(target + 1) if best[a] is not None]  # amounts the table can make
+        below = made[-1] * unit
+        above = min(a + size for a in made for size in sizes if a + size > target) * unit
         nearest = f"the nearest below is {_plain(below)} mg and above is {_plain(above)} mg"
         if not below:
             nearest = f"the nearest is {_plain(above)} mg"
@@ -103,23 +104,6 @@ def troches(dose_mg: Decimal | int | str, strengths_mg: Sequence[Decimal | int |
     parts = " + ".join(f"{n} x {_plain(s)} mg" for s, n in pieces)
     lines = (f"{_plain(dose)} mg = {parts} ({_plural(sum(n for _, n in pieces), 'troche')})",)
     return Troches(dose, pieces, lines)
-
-
-def _smallest_above(target: int, sizes: Sequence[int]) -> int:
-    """The smallest amount above `target` that the sizes make (in units)."""
-    reachable = {0}
-    frontier = [0]
-    best = target + min(sizes)
-    while frontier:
-        amount = frontier.pop()
-        for size in sizes:
-            nxt = amount + size
-            if nxt > target and nxt < best:
-                best = nxt
-            elif nxt <= target and nxt not in reachable:
-                reachable.add(nxt)
-                frontier.append(nxt)
-    return best
 
 
 def _unit(value: Decimal) -> Decimal:

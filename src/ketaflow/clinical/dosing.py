@@ -196,14 +196,12 @@ def measurable(
     """The volume nearest to `mg` that a syringe measures in steps of `increment_ml`, never above
     `ceiling_mg`; returns (mg, mL, working)."""
     exact_ml = mg / concentration_mg_per_ml
+    step_mg = increment_ml * concentration_mg_per_ml
     steps = (exact_ml / increment_ml).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    if ceiling_mg is not None and steps * increment_ml * concentration_mg_per_ml > ceiling_mg:
-        steps = (ceiling_mg / concentration_mg_per_ml / increment_ml).quantize(
-            Decimal(1), rounding=ROUND_FLOOR
-        )
-    conc = concentration_mg_per_ml
-    while ceiling_mg is not None and steps > 0 and _mg_of(steps, increment_ml, conc) > ceiling_mg:
-        steps -= 1  # the division's last digit may round up: never above the ceiling
+    if ceiling_mg is not None and steps * step_mg > ceiling_mg:
+        steps = (ceiling_mg / step_mg).quantize(Decimal(1), rounding=ROUND_FLOOR)
+        while steps > 0 and steps * step_mg > ceiling_mg:
+            steps -= 1  # the division's last digit may round up: never above the ceiling
     volume = steps * increment_ml
     delivered = volume * concentration_mg_per_ml
     places = _places(increment_ml)
@@ -349,10 +347,6 @@ def check_rate(rate_ml_per_h: Decimal | float | str, total_ml: Decimal, min_dura
             f"protocol's minimum of {min_duration_min} min",
         )
     return math.ceil(exact)
-
-
-def _mg_of(steps: Decimal, increment_ml: Decimal, concentration_mg_per_ml: Decimal) -> Decimal:
-    return steps * increment_ml * concentration_mg_per_ml
 
 
 def _places(value: Decimal) -> int:

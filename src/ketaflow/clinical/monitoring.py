@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .protocol_fields import ProtocolError
+from .protocol_fields import ProtocolError, flag, optional_number, optional_whole, whole
 from .vitals import VITAL_SPECS
 
 KNOWN_KEYS = frozenset(
@@ -139,10 +139,6 @@ def _shipped() -> Mapping[str, Any]:
     return document
 
 
-def defaults_source() -> str:
-    return str(_shipped()["source"])
-
-
 def monitoring_rules(route: str, overrides: Mapping[str, Any] | None = None) -> MonitoringRules:
     """The route's shipped defaults with a protocol's `monitoring` block laid over them (a block
     key replaces the default's whole value). Raises ProtocolError naming `monitoring.<field>`."""
@@ -153,6 +149,24 @@ def monitoring_rules(route: str, overrides: Mapping[str, Any] | None = None) -> 
         raise ProtocolError("monitoring", "must be an object")
     merged = {**routes[route], **(overrides or {})}
     return parse_rules(route, merged)
+
+
+@cache
+def _default_settings(route: str) -> Mapping[str, Any]:
+    return monitoring_rules(route).as_dict()
+
+
+def clinic_settings(rules: MonitoringRules) -> frozenset[str]:
+    """The settings whose value differs from the route's shipped default: the clinic's own numbers
+    (from its version of a protocol). The shipped source does not stand behind them, so screens
+    show them as the clinic's setting rather than "from the source"."""
+    shipped = _default_settings(rules.route)
+    mine = rules.as_dict()
+    return frozenset(
+        name
+        for name, value in mine.items()
+        if name not in ("route", "source", "verify") and value != shipped[name]
+    )
 
 
 def parse_rules(route: str, data: Mapping[str, Any]) -> MonitoringRules:
@@ -166,40 +180,23 @@ def parse_rules(route: str, data: Mapping[str, Any]) -> MonitoringRules:
     source = data.get("source")
     if not isinstance(source, str) or not source.strip():
         raise ProtocolError("monitoring.source", "must say where the numbers come from")
+    p = "monitoring."
     return MonitoringRules(
         route=route,
-        vitals_every_min=_whole(data, "vitals_every_min", minimum=1, optional=True),
+        vitals_every_min=optional_whole(data, "vitals_every_min", p, minimum=1),
         limits=_limits(data.get("limits", {}), "monitoring.limits"),
-        systolic_rise_mmhg=_whole(data, "systolic_rise_mmhg", minimum=1, optional=True),
+        systolic_rise_mmhg=optional_whole(data, "systolic_rise_mmhg", p, minimum=1),
         pre_dose=_limits(data.get("pre_dose", {}), "monitoring.pre_dose"),
-        min_observation_min=_whole(data, "min_observation_min", minimum=0) or 0,
-        second_check=_flag(data, "second_check"),
-        fasting_hours=_whole(data, "fasting_hours", minimum=0, optional=True),
-        no_liquids_min=_whole(data, "no_liquids_min", minimum=0, optional=True),
-        pregnancy_test=_flag(data, "pregnancy_test"),
-        escort_required=_flag(data, "escort_required"),
-        check_in_within_hours=_whole(data, "check_in_within_hours", minimum=1, optional=True),
+        min_observation_min=whole(data, "min_observation_min", p),
+        second_check=flag(data, "second_check", p),
+        fasting_hours=optional_whole(data, "fasting_hours", p),
+        no_liquids_min=optional_whole(data, "no_liquids_min", p),
+        pregnancy_test=flag(data, "pregnancy_test", p),
+        escort_required=flag(data, "escort_required", p),
+        check_in_within_hours=optional_whole(data, "check_in_within_hours", p, minimum=1),
         source=source.strip(),
         verify=tuple(verify),
     )
-
-
-def _whole(data: Mapping[str, Any], name: str, *, minimum: int, optional: bool = False) -> int | None:
-    value = data.get(name)
-    if value is None:
-        if optional:
-            return None
-        raise ProtocolError(f"monitoring.{name}", "is required")
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ProtocolError(f"monitoring.{name}", f"must be a whole number of at least {minimum}")
-    return int(value)
-
-
-def _flag(data: Mapping[str, Any], name: str) -> bool:
-    value = data.get(name, False)
-    if not isinstance(value, bool):
-        raise ProtocolError(f"monitoring.{name}", "must be true or false")
-    return value
 
 
 def _limits(data: Any, path: str) -> tuple[Limit, ...]:
@@ -213,7 +210,7 @@ def _limits(data: Any, path: str) -> tuple[Limit, ...]:
             raise ProtocolError(here, "is not a vital sign watched in a session")
         if not isinstance(bounds, Mapping) or not bounds or set(bounds) - {"low", "high"}:
             raise ProtocolError(here, "give a low and/or a high limit")
-        low, high = (_bound(bounds.get(k), f"{here}.{k}") for k in ("low", "high"))
+        low, high = (optional_number(bounds, k, f"{here}.") for k in ("low", "high"))
         if low is None and high is None:
             raise ProtocolError(here, "give a low and/or a high limit")
         for value, key in ((low, "low"), (high, "high")):
@@ -225,20 +222,6 @@ def _limits(data: Any, path: str) -> tuple[Limit, ...]:
             raise ProtocolError(f"{here}.low", "must be below the high limit")
         limits.append(Limit(field, low, high))
     return tuple(limits)
-
-
-def _bound(value: Any, path: str) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-        raise ProtocolError(path, "must be a number")
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError as exc:
-        raise ProtocolError(path, "must be a number") from exc
-    if not number.is_finite():
-        raise ProtocolError(path, "must be a number")
-    return number
 
 
 @dataclass(frozen=True)

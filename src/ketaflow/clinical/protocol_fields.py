@@ -53,6 +53,14 @@ def optional_whole(data: Mapping[str, Any], name: str, path: str, *, minimum: in
     return int(value)
 
 
+def flag(data: Mapping[str, Any], name: str, path: str, *, default: bool = False) -> bool:
+    """True or false (`default` when absent); anything else is refused."""
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{path}{name}", "must be true or false")
+    return value
+
+
 def number(data: Mapping[str, Any], name: str, path: str) -> Decimal:
     """A required number above zero, as a Decimal (given as a JSON number or a string)."""
     value = optional_number(data, name, path)

@@ -25,7 +25,7 @@ from .conditions import catalogue
 from .dose_rules import DOSE_KINDS, DoseRule, Titration, parse_dose_rule
 from .eligibility.rules import Route
 from .monitoring import MonitoringRules, monitoring_rules
-from .protocol_fields import ProtocolError, optional_whole, required, text, whole, wholes
+from .protocol_fields import ProtocolError, flag, optional_whole, required, text, whole, wholes
 
 __all__ = [
     "APPOINTMENT_TYPES",
@@ -225,13 +225,10 @@ def _home(data: Any) -> HomeRules:
     safeguards = data.get("safeguards")
     if not isinstance(safeguards, list) or not safeguards:
         raise ProtocolError("home.safeguards", "a home protocol lists its safeguards")
-    monitor = data.get("monitor_required", True)
-    if not isinstance(monitor, bool):
-        raise ProtocolError("home.monitor_required", "must be true or false")
     return HomeRules(
         whole(data, "supply_stage_sessions", "home.", minimum=1),
         whole(data, "renew_every_sessions", "home.", minimum=1),
-        monitor,
+        flag(data, "monitor_required", "home.", default=True),
         tuple(str(s) for s in safeguards),
     )
 

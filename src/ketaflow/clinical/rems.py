@@ -204,12 +204,14 @@ def _after_first_device(facts: RemsFacts) -> list[Reading]:
     return sorted((r for r in facts.readings if r.at >= first), key=lambda r: r.at)
 
 
-def within_limits(reading: Reading, limits: Iterable[Limit]) -> list[str]:
-    """The limits this reading crosses, in words (empty: within every limit it could be judged by)."""
+def limits_crossed(reading: Reading, limits: Iterable[Limit], *, direction: str | None = None) -> list[str]:
+    """The limits this reading crosses ('low' or 'high' only, when `direction` is given), in words;
+    empty when it is within every limit it could be judged by."""
     crossed = []
     for limit in limits:
         value = reading.value(limit.field)
-        if value is not None and limit.crossed(Decimal(value)) is not None:
+        way = None if value is None else limit.crossed(Decimal(value))
+        if way is not None and direction in (None, way):
             crossed.append(f"{limit.label} {value} {limit.unit} (limit {limit.text})")
     return crossed
 
@@ -257,7 +259,7 @@ def _vitals(facts: RemsFacts, after: list[Reading], zone: ZoneInfo) -> list[Rems
             True,
         )
     else:
-        crossed = within_limits(last, facts.rules.limits)
+        crossed = limits_crossed(last, facts.rules.limits)
         end = RemsField(
             "vitals_ok_end",
             section,
@@ -360,12 +362,7 @@ def _respiratory(facts: RemsFacts, after: list[Reading]) -> RemsField:
             else ("The protocol sets no low limit for oxygen saturation or respiratory rate.")
         )
         return RemsField("respiratory_depression", "Adverse events", label, "Not recorded", why, True)
-    low = []
-    for reading in judged:
-        for limit in limits:
-            value = reading.value(limit.field)
-            if value is not None and limit.crossed(Decimal(value)) == "low":
-                low.append(f"{limit.label} {value} {limit.unit} (limit {limit.text})")
+    low = [text for reading in judged for text in limits_crossed(reading, limits, direction="low")]
     detail = (
         "; ".join(low)
         if low

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from .protocol_fields import ProtocolError
+from .protocol_fields import ProtocolError, number
 
 
 @cache
@@ -86,10 +86,11 @@ def formulary(entries: Sequence[Mapping[str, Any]] | None = None) -> tuple[Rescu
         key, name = str(row.get("key", "")).strip(), str(row.get("name", "")).strip()
         if not key or not name:
             raise ProtocolError(f"{path}.name", "each drug needs a key and a name")
-        doses = tuple(_mg(d, f"{path}.doses_mg") for d in row.get("doses_mg") or [])
-        if not doses:
+        listed = row.get("doses_mg")
+        if not isinstance(listed, list) or not listed:
             raise ProtocolError(f"{path}.doses_mg", "list at least one dose")
-        maximum = _mg(row.get("max_mg"), f"{path}.max_mg")
+        doses = tuple(number({"doses_mg": d}, "doses_mg", f"{path}.") for d in listed)
+        maximum = number(row, "max_mg", f"{path}.")
         if any(d > maximum for d in doses):
             raise ProtocolError(f"{path}.max_mg", "is below one of the listed doses")
         drug_routes = tuple(row.get("routes") or [])
@@ -110,13 +111,3 @@ def formulary(entries: Sequence[Mapping[str, Any]] | None = None) -> tuple[Rescu
     if len({d.key for d in drugs}) != len(drugs):
         raise ProtocolError("formulary", "each drug key appears once")
     return tuple(drugs)
-
-
-def _mg(value: Any, path: str) -> Decimal:
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise ProtocolError(path, "must be a number of mg") from exc
-    if not number.is_finite() or number <= 0:
-        raise ProtocolError(path, "must be a number of mg above zero")
-    return number

@@ -19,17 +19,18 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from ketaflow.plans.snapshot import protocol_of
+from ketaflow.clinical.demographics import age_on
 from ketaflow.scheduling.models import Appointment
 from ketaflow.sessions.checkin import check_in, override_readiness, record_checklist
 from ketaflow.sessions.doses import prepare_dose, verify_preparation
 from ketaflow.sessions.effects import resolve_side_effect
+from ketaflow.sessions.flow_common import drug_of_route
 from ketaflow.sessions.models import DosePreparation, RemsForm, SideEffect, TreatmentSession
 from ketaflow.sessions.notes import amend_note, sign_note
 from ketaflow.sessions.recovery import discharge, score_aldrete
 from ketaflow.sessions.rems import submit_form
 
-from .dosing import devices, infusion, injection, scores, start_dosing
+from .dosing import devices, infusion, infusion_of, injection, scores, start_dosing
 from .replay import Script
 from .seat import MINUTE, Chair, Seat, Story
 
@@ -56,7 +57,7 @@ def _checklist(seat: Seat, pre_dose: dict[str, int]) -> dict[str, Any]:
     rng, patient = seat.chair.rng, seat.appointment.patient
     escort = (patient.emergency_contact_name, patient.emergency_contact_phone)
     name, phone = escort if all(escort) else FALLBACK_ESCORT
-    age = (seat.appointment.starts_at.date() - patient.date_of_birth).days // 365
+    age = age_on(patient.date_of_birth, seat.appointment.starts_at.date())
     return {
         "fasting_confirmed": True,
         "escort_name": name[:120],
@@ -102,7 +103,7 @@ def _arrive(seat: Seat, start: datetime) -> Generator[datetime, None, DosePrepar
 def _prepare(seat: Seat) -> DosePreparation:
     session, stock = seat.session, seat.chair.stock
     planned, clinic = Decimal(session.planned_mg), seat.appointment.clinic_id
-    drug = "esketamine" if session.route == "esketamine" else "ketamine"
+    drug = drug_of_route(session.route)
     lot = stock.lot_for(clinic, drug, planned, seat.appointment.starts_at.date())
     product = stock.products[drug]
     options: dict[str, Any] = {}
@@ -111,9 +112,8 @@ def _prepare(seat: Seat) -> DosePreparation:
         options["volume_drawn_ml"] = volume.quantize(Decimal("0.01"), ROUND_DOWN)  # never above the plan
     else:
         options["units"] = int(planned // product.mg_per_unit)
-    if session.route == "iv":
-        dose = protocol_of(session.plan).dose
-        bag, minutes = Decimal(dose.bag_ml or 100), dose.duration_min or 40
+    if session.route == "iv":  # the protocol's bag run over its infusion time
+        bag, minutes = infusion_of(seat)
         options |= {"bag_ml": bag, "pump_rate_ml_per_h": (bag * 60 / minutes).quantize(Decimal("0.1"))}
     return prepare_dose(
         seat.nurse, session.pk, lot_id=lot.pk, location_id=stock.location(clinic).pk, **options
@@ -151,20 +151,22 @@ def in_progress(chair: Chair, appointment: Appointment, clinic_index: int, now: 
 
 
 def _recovery(seat: Seat, ended: datetime) -> Script:
-    """Recovery readings, side effects resolved, the Aldrete, discharge, then the paperwork."""
-    rng, route = seat.chair.rng, seat.session.route
-    if route == "esketamine":  # blood pressure about 40 minutes after the first device, and later
-        first = seat.began
-        yield first + 40 * MINUTE
-        seat.readings([first + 40 * MINUTE], rng.randint(4, 14))
+    """Recovery readings, side effects resolved, the Aldrete, discharge, then the paperwork. The
+    reading interval and the observation time are the session's monitoring rules."""
+    rng, route, rules = seat.chair.rng, seat.session.route, seat.rules
+    every, observe = rules.vitals_every_min, rules.min_observation_min
+    assert every, "a clinic route's rules set a reading interval"
+    if route == "esketamine":  # blood pressure at the rules' interval after the first device (40
+        first = seat.began  # minutes on the label), again 20 minutes before the observation ends
+        yield first + every * MINUTE
+        seat.readings([first + every * MINUTE], rng.randint(4, 14))
         scores(seat)
-        checks, leave = [first + 100 * MINUTE], first + 122 * MINUTE
+        checks, leave = [first + (observe - 20) * MINUTE], first + (observe + 2) * MINUTE
     else:
-        observe = 30 if route == "iv" else 60
         if route != "iv" and seat.story.scores:
-            yield ended + 15 * MINUTE
+            yield ended + every * MINUTE
             scores(seat)
-        checks = [ended + 15 * k * MINUTE for k in range(1, observe // 15 + 1)]
+        checks = [ended + every * k * MINUTE for k in range(1, observe // every + 1)]
         leave = ended + (observe + 2) * MINUTE
     yield checks[-1]
     seat.readings(checks, rng.randint(0, 8))

@@ -1,7 +1,9 @@
 """Giving the dose at a demo visit: the pump started and stopped, with what happens meanwhile (an
 alert that pauses it, an emergence reaction and its midazolam, low oxygen, nausea, the in-session
-scores); esketamine devices 5 minutes apart; or the injection. The rest of an infusion stopped early
-is wasted before a witness. Each script part returns when dosing ended. Everything is synthetic.
+scores); esketamine devices at the protocol's interval; or the injection. The bag, the infusion time,
+the device size and interval are the plan's protocol's; the routine readings follow the session's
+monitoring rules. The rest of an infusion stopped early is wasted before a witness. Each script part
+returns when dosing ended. Everything is synthetic.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from decimal import Decimal
 from functools import partial
 
 from ketaflow.ledger.stock import waste
-from ketaflow.plans.snapshot import protocol_of
 from ketaflow.sessions.doses import record_event
 from ketaflow.sessions.models import DosePreparation, TreatmentSession
 from ketaflow.sessions.scores import score_in_session
@@ -22,9 +23,22 @@ from .seat import MINUTE, Seat
 
 Steps = Generator[datetime, None, datetime]
 Happening = tuple[datetime, Callable[[], object]]
-DEVICE_MG = Decimal(28)
 PAUSE_NOTE = "Paused the pump; BP rechecked in 5 minutes"
 OXYGEN_NOTE = "Prescriber advised chin lift and oxygen 2 L/min; SpO2 97% within 3 minutes"
+
+
+def infusion_of(seat: Seat) -> tuple[Decimal, int]:
+    """The IV protocol's bag (mL) and infusion time (minutes)."""
+    bag, minutes = seat.dose.bag_ml, seat.dose.duration_min
+    assert bag is not None and minutes is not None, "the demo's IV protocols set a bag and a time"
+    return Decimal(bag), minutes
+
+
+def _device(seat: Seat) -> tuple[Decimal, int]:
+    """The esketamine protocol's device (mg) and the minutes between devices."""
+    device, gap = seat.dose.device_mg, seat.dose.minutes_between_devices
+    assert device is not None and gap is not None, "an esketamine protocol sets its devices"
+    return Decimal(device), gap
 
 
 def start_dosing(seat: Seat, preparation: DosePreparation, at: datetime) -> None:
@@ -33,20 +47,22 @@ def start_dosing(seat: Seat, preparation: DosePreparation, at: datetime) -> None
     if seat.session.route == "iv":
         record_event(seat.nurse, seat.pk, kind="start", at=at)
     else:
-        amount = DEVICE_MG if seat.session.route == "esketamine" else preparation.drawn_mg
+        amount = _device(seat)[0] if seat.session.route == "esketamine" else preparation.drawn_mg
         record_event(seat.nurse, seat.pk, kind="give", at=at, amount_mg=amount)
 
 
 def infusion(seat: Seat, preparation: DosePreparation, began: datetime) -> Steps:
-    """Start the pump, take readings every 15 minutes, answer what happens, stop; waste the rest."""
-    story, rng = seat.story, seat.chair.rng
-    minutes = protocol_of(seat.session.plan).dose.duration_min or 40
+    """Start the pump, take readings at the rules' interval, answer what happens, stop; waste the rest."""
+    story, rng, every = seat.story, seat.chair.rng, seat.rules.vitals_every_min
+    assert every, "the IV rules set a reading interval"
+    minutes = infusion_of(seat)[1]
     stop_at = began + (minutes - story.early_stop) * MINUTE
     rise = rng.randint(0, 15) if story.high_bp else rng.randint(8, 22)
     start_dosing(seat, preparation, began)
     happenings = _happenings(seat, began, stop_at, rise)
     taken = {at for at, _ in happenings}
-    routine = [at for at in (began + 15 * k * MINUTE for k in range(minutes // 15 + 1)) if at <= stop_at]
+    routine = [began + every * k * MINUTE for k in range(minutes // every + 1)]
+    routine = [at for at in routine if at <= stop_at]
     happenings.append((stop_at, partial(seat.readings, [at for at in routine if at not in taken], rise)))
     for at, step in sorted(happenings, key=lambda happening: happening[0]):
         yield at
@@ -134,14 +150,16 @@ def injection(seat: Seat, preparation: DosePreparation, given: datetime) -> Step
 
 
 def devices(seat: Seat, preparation: DosePreparation, first: datetime) -> Steps:
-    """One 28 mg device every 5 minutes, the blood pressure with the first, then dosing stopped."""
-    count = int(seat.session.planned_mg // DEVICE_MG)
+    """One device at a time at the protocol's interval (28 mg, 5 minutes apart, on the label), the
+    blood pressure with the first, then dosing stopped."""
+    device, gap = _device(seat)
+    count = int(seat.session.planned_mg // device)
     start_dosing(seat, preparation, first)
     seat.readings([first], seat.chair.rng.randint(6, 16))
     for n in range(1, count):
-        yield first + 5 * n * MINUTE
-        record_event(seat.nurse, seat.pk, kind="give", at=first + 5 * n * MINUTE, amount_mg=DEVICE_MG)
-    last = first + (5 * (count - 1) + 1) * MINUTE
+        yield first + gap * n * MINUTE
+        record_event(seat.nurse, seat.pk, kind="give", at=first + gap * n * MINUTE, amount_mg=device)
+    last = first + (gap * (count - 1) + 1) * MINUTE
     yield last
     record_event(seat.nurse, seat.pk, kind="stop", at=last)
     return last

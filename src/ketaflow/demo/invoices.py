@@ -21,7 +21,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import Entry, record_many
 from ketaflow.billing.defaults import settings_for
-from ketaflow.billing.invoices import _appointment_line, _sellable, diagnosis_codes
+from ketaflow.billing.invoices import _appointment_line, _prices_by_code, diagnosis_codes
 from ketaflow.billing.models import BillingSettings, Invoice, InvoiceLine, Payment
 from ketaflow.scheduling.models import Appointment
 
@@ -52,7 +52,7 @@ def load_invoices(
 ) -> dict[str, int]:
     """Invoices for completed visits, payments against them and deposits; counts by kind."""
     clerk = actors["frontdesk"]
-    prices = _sellable(org_id)
+    prices = _prices_by_code(org_id)
     terms = settings_for(org_id).payment_terms_days
     plans = {p.plan.pk: p for p in planned if p.plan is not None}
     visits: dict[uuid.UUID, list[Appointment]] = {}

@@ -100,7 +100,7 @@ def load_plans(organization: Organization, now: datetime) -> tuple[dict[str, int
         raised = ReviewPoint.objects.for_organization(org_id).count()
         sessions = load_sessions(org_id, clinics, chosen, actors, now)
         totals["review points"] += ReviewPoint.objects.for_organization(org_id).count() - raised
-        _recount_appointments(org_id, totals)
+        _count_appointments(org_id, totals)
         totals.update(load_invoices(org_id, chosen, actors, now, rng))
         # Treatments moved into free slots, and new cancelled visits: the due lists follow them; the
         # review points are raised as completing and cancelling visits raise them.
@@ -112,10 +112,8 @@ def load_plans(organization: Organization, now: datetime) -> tuple[dict[str, int
     return {kind: count for kind, count in totals.items() if count}, sessions
 
 
-def _recount_appointments(org_id: uuid.UUID, totals: Counter[str]) -> None:
+def _count_appointments(org_id: uuid.UUID, totals: Counter[str]) -> None:
     """Appointments by status once the sessions have completed (or started) the last month's."""
-    for kind in [k for k in totals if k.startswith("appointments ")]:
-        del totals[kind]
     statuses = Appointment.objects.for_organization(org_id).values_list("status", flat=True)
     totals.update(f"appointments {status}" for status in statuses)
 

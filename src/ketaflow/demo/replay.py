@@ -42,21 +42,19 @@ class Timeline:
         self.until = until
         self._waiting: list[tuple[datetime, int, Iterator[datetime]]] = []
         self._order = itertools.count()
-        self.steps = 0
 
     def add(self, at: datetime, script: Script) -> None:
         """Start `script` at `at` (its code up to the first yield runs then)."""
         if at <= self.until:
             heapq.heappush(self._waiting, (at, next(self._order), script))
 
-    def run(self) -> int:
-        """Run every step up to `until` in time order; returns how many ran."""
+    def run(self) -> None:
+        """Run every step up to `until` in time order."""
         clock = DemoClock(self.until)
         with mock.patch.object(timezone, "now", clock):
             while self._waiting:
                 at, _, script = heapq.heappop(self._waiting)
                 clock.at = at
-                self.steps += 1
                 following = next(script, None)
                 if following is None:
                     continue
@@ -64,4 +62,3 @@ class Timeline:
                     raise ValueError(f"a demo script went back in time ({following} after {at})")
                 if following <= self.until:
                     heapq.heappush(self._waiting, (following, next(self._order), script))
-        return self.steps

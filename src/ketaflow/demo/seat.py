@@ -14,8 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from ketaflow.accounts.actor import Actor
+from ketaflow.clinical.dose_rules import DoseRule
+from ketaflow.clinical.monitoring import MonitoringRules
+from ketaflow.plans.snapshot import protocol_of
 from ketaflow.scheduling.models import Appointment
 from ketaflow.sessions.effects import give_rescue, record_side_effect
+from ketaflow.sessions.flow_common import rules_of
 from ketaflow.sessions.vitals import ingest_batch, record_vitals, respond_to_alert
 
 from .ledger_stock import Stock
@@ -53,11 +57,14 @@ class Chair:
 
 @dataclass
 class Seat:
-    """One visit under way: its session, the staff at its clinic, the patient's resting vitals."""
+    """One visit under way: its session, the staff at its clinic, the patient's resting vitals, the
+    plan's dose rule (bag, infusion time, device size and interval) and, once checked in, the
+    session's monitoring rules (reading interval, observation time)."""
 
     chair: Chair
     appointment: Appointment
     story: Story
+    dose: DoseRule
     nurse: Actor
     prescriber: Actor
     systolic: int
@@ -71,10 +78,12 @@ class Seat:
     def of(cls, chair: Chair, appointment: Appointment, clinic_index: int, story: Story) -> Seat:
         rng = chair.rng
         nurse, prescriber = ("nurse", "np") if clinic_index == 0 else ("nurse2", "pa")
+        assert appointment.plan is not None
         return cls(
             chair,
             appointment,
             story,
+            protocol_of(appointment.plan).dose,
             chair.actors[nurse],
             chair.actors[prescriber],
             rng.randint(116, 136),
@@ -85,6 +94,10 @@ class Seat:
     @property
     def pk(self) -> Any:
         return self.session.pk
+
+    @property
+    def rules(self) -> MonitoringRules:
+        return rules_of(self.session)
 
     def reading(self, rise: int = 0, **fixed: int) -> dict[str, int]:
         """A set of vital signs about the patient's resting values (raised by `rise` mmHg)."""

@@ -32,6 +32,7 @@ from ketaflow.ledger.models import Entry
 from ketaflow.measurement.models import Treatment
 from ketaflow.plans.models import OPEN_PHASES, TreatmentPlan
 from ketaflow.scheduling.models import Appointment
+from ketaflow.sessions.flow_common import drug_of_route
 from ketaflow.sessions.models import RemsForm, TreatmentSession
 from ketaflow.sessions.rems import enrol
 
@@ -96,9 +97,7 @@ def load_sessions(
     for appointment in visits:
         plan = appointment.plan
         assert plan is not None
-        needs[(appointment.clinic_id, "esketamine" if plan.route == "esketamine" else "ketamine")] += (
-            plan.dose_mg
-        )
+        needs[(appointment.clinic_id, drug_of_route(plan.route))] += plan.dose_mg
     timeline.add(opening, pharmacy(chair.stock, clinics, actors, needs, (first_day, today), rng))
     esketamine = [p for p in planned if p.plan is not None and p.plan.route == "esketamine"]
     timeline.add(opening + timedelta(minutes=30), _enrolments(actors["nurse"], esketamine, first_day))
@@ -118,7 +117,8 @@ def load_sessions(
 
 
 def _open_visits(org_id: uuid.UUID) -> QuerySet[Appointment]:
-    """Booked clinic treatment visits of signed, open plans, oldest first."""
+    """Booked clinic treatment visits of signed, open plans, oldest first (ties by MRN, so the same
+    practice gets the same stories: the appointments' ids are random)."""
     return (
         Appointment.objects.for_organization(org_id)
         .filter(
@@ -128,7 +128,7 @@ def _open_visits(org_id: uuid.UUID) -> QuerySet[Appointment]:
             plan__phase__in=[phase.value for phase in OPEN_PHASES],
         )
         .select_related("patient", "clinic", "plan", "appointment_type")
-        .order_by("starts_at", "pk")
+        .order_by("starts_at", "patient__mrn", "pk")
     )
 
 

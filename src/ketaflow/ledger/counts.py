@@ -26,7 +26,7 @@ from ketaflow.clinical.controlled import count as compare
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .models import Balance, Count, CountLine, Entry, Lot
-from .stock import MG_STEP, MOST_MG, adjust, is_handler, location_of, moment
+from .stock import MG_STEP, MOST_MG, adjust, check_witness, location_of, moment
 
 
 def counted_quantity(value: Any, field: str) -> Decimal:
@@ -35,24 +35,15 @@ def counted_quantity(value: Any, field: str) -> Decimal:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
         raise ValidationFailed.single(field, "Enter the amount counted in mg (0 when none).") from exc
+    if not number.is_finite():  # NaN would not even compare with zero
+        raise ValidationFailed.single(field, "Enter the amount counted in mg (0 when none).")
     try:
         compare(Decimal(0), number)
     except LedgerError as exc:
         raise ValidationFailed.single(field, exc.message) from exc
-    if not number.is_finite() or number > MOST_MG or number != number.quantize(MG_STEP):
+    if number > MOST_MG or number != number.quantize(MG_STEP):
         raise ValidationFailed.single(field, "Enter the amount in mg, to at most 3 decimal places.")
     return number
-
-
-def _check_witness(actor: Actor, witness_id: int | None, *, required: bool) -> None:
-    if witness_id is None:
-        if required:
-            raise ValidationFailed.single("witness_id", "A second person must witness the adjustment.")
-        return
-    if witness_id == actor.user_id:
-        raise ValidationFailed.single("witness_id", "The witness must be someone other than you.")
-    if not is_handler(actor, witness_id):
-        raise ValidationFailed.single("witness_id", "Choose a colleague who handles controlled substances.")
 
 
 def record_count(
@@ -72,7 +63,7 @@ def record_count(
         raise ValidationFailed.single(None, "A named person records every count.")
     if kind not in Count.Kind.values:
         raise ValidationFailed.single("kind", "Choose periodic or biennial.")
-    _check_witness(actor, witness_id, required=False)
+    check_witness(actor, witness_id)
     when = moment(counted_at, "counted_at")
     with transaction.atomic():
         location = location_of(actor, location_id)
@@ -83,9 +74,11 @@ def record_count(
             )
         }
         found, errors = _parse_counted(actor, counted)
+        refused = {error.field for error in errors}
         for lot_id, amount in expected.items():
-            if amount > 0 and lot_id not in found:
-                errors.append(FieldError(f"counted.{lot_id}", "Count this lot (enter 0 if none is there)."))
+            field = f"counted.{lot_id}"
+            if amount > 0 and lot_id not in found and field not in refused:
+                errors.append(FieldError(field, "Count this lot (enter 0 if none is there)."))
         if errors:
             raise ValidationFailed(errors)
         count = Count.objects.create(
@@ -169,7 +162,7 @@ def reconcile(
     `resolutions.<line id>` (no reason, or the adjustment would leave a negative balance because
     stock has moved since the count) or `witness_id`; nothing is written then."""
     actor.require(Permission.HANDLE_CONTROLLED)
-    _check_witness(actor, witness_id, required=True)
+    check_witness(actor, witness_id, missing="A second person must witness the adjustment.")
     reasons = {str(key): (value or "").strip() for key, value in resolutions.items()}
     with transaction.atomic():
         count: Count = (

@@ -5,6 +5,7 @@ wasted under witness or returned, and the alert stays until its balance is zero.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -39,9 +40,10 @@ class ExpiryAlert:
 
 def expiry_alerts(organization_id: uuid.UUID, today: date) -> list[ExpiryAlert]:
     """Lots with stock that are expired or expiring, soonest first (expired ones first of all)."""
-    found = [
-        ExpiryAlert(row, (row.lot.expires_on - today).days)
-        for row in balances(organization_id, today)
-        if row.expiry != "ok"
-    ]
+    return alerts_in(balances(organization_id, today), today)
+
+
+def alerts_in(rows: Iterable[BalanceRow], today: date) -> list[ExpiryAlert]:
+    """The expiry alerts of balances already loaded (the overview shows both)."""
+    found = [ExpiryAlert(row, (row.lot.expires_on - today).days) for row in rows if row.expiry != "ok"]
     return sorted(found, key=lambda a: (a.row.lot.expires_on, a.row.location.name, a.row.lot.lot_number))

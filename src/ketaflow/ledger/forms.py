@@ -15,7 +15,7 @@ from ketaflow.clinics.models import Clinic
 
 from .balances import BalanceRow
 from .models import Count, Product, StorageLocation
-from .reports import mg_text
+from .reports import KINDS, mg_text
 from .setup import SCHEDULES
 from .stock import handlers_of
 
@@ -159,7 +159,7 @@ class CountForm(forms.Form):
                 widget=forms.TextInput(attrs=DECIMAL),
                 help_text=f"mg found; one full {product.form} holds {mg_text(product.mg_per_unit)} mg.",
             )
-            self.fields[f"counted_{row.lot.pk}"].shown_required = True  # type: ignore[attr-defined]
+            _required(self, f"counted_{row.lot.pk}")
 
     def counted(self) -> dict[str, str]:
         """lot id -> what was typed, for the lots given a figure (a blank one is not counted)."""
@@ -243,9 +243,7 @@ class LocationForm(forms.Form):
 
 
 class ReportForm(forms.Form):
-    kind = forms.ChoiceField(
-        choices=[("periodic", "Periodic inventory"), ("biennial", "Biennial inventory")], required=False
-    )
+    kind = forms.ChoiceField(choices=list(KINDS.items()), required=False)
     location = forms.ChoiceField(label="Storage location", required=False)
     start = forms.DateField(
         label="From", widget=DATE, required=False, help_text="Periodic only; the first of the month if empty."

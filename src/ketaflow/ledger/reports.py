@@ -3,7 +3,7 @@
 
 Per product and lot: opening balance, receipts, administrations, waste, transfers in and out,
 adjustments, closing balance, summed by when each movement happened (`occurred_at`) in the clinic's
-time zone, so opening + in - out = closing holds exactly. Exported as CSV or PDF (WeasyPrint, as
+time zone; the closing balance is opening + in - out. Exported as CSV or PDF (WeasyPrint, as
 the consent and superbill PDFs); each export is an audited EXPORT. The regulation a biennial
 inventory answers (US: 21 CFR 1304.11) is marked [verify] in clinical reference §9.
 """
@@ -78,11 +78,10 @@ class ReportRow:
     transfers_in: Decimal = ZERO
     transfers_out: Decimal = ZERO
     adjustments: Decimal = ZERO  # signed
-    closing: Decimal = ZERO
 
     @property
-    def computed_closing(self) -> Decimal:
-        """opening + in - out: always equal to `closing` (each is summed from the same entries)."""
+    def closing(self) -> Decimal:
+        """opening + in - out: what the ledger held at the end of the period."""
         return (
             self.opening
             + self.receipts
@@ -189,11 +188,13 @@ def inventory_report(
         timezone_name=location.clinic.timezone,
         rows=_rows(location, _midnight(first, zone), _midnight(last + timedelta(days=1), zone)),
         counts=list(
-            Count.objects.filter(
+            Count.objects.for_organization(actor.organization_id)
+            .filter(
                 location=location,
                 counted_at__gte=_midnight(first, zone),
                 counted_at__lt=_midnight(last + timedelta(days=1), zone),
-            ).order_by("counted_at")
+            )
+            .order_by("counted_at")
         ),
         organization_name=organization.name,
     )
@@ -205,7 +206,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def _rows(location: StorageLocation, start_at: datetime, end_at: datetime) -> list[ReportRow]:
     """Three queries: sums before the period, sums per kind in it, and the lots."""
-    entries = Entry.objects.filter(organization_id=location.organization_id, location=location)
+    entries = Entry.objects.for_organization(location.organization_id).filter(location=location)
     opening = dict(
         entries.filter(occurred_at__lt=start_at)
         .values("lot_id")
@@ -226,15 +227,18 @@ def _rows(location: StorageLocation, start_at: datetime, end_at: datetime) -> li
     for lot_id, kind, total in moved:
         name = BY_KIND[EntryKind(kind)]
         rows[lot_id][name] = rows[lot_id].get(name, ZERO) + (total if name == "adjustments" else abs(total))
-    lots = Lot.objects.filter(pk__in=rows).select_related("product").order_by("product__name", "expires_on")
+    lots = (
+        Lot.objects.for_organization(location.organization_id)
+        .filter(pk__in=rows)
+        .select_related("product")
+        .order_by("product__name", "expires_on")
+    )
     found = []
     for lot in lots:
         figures = rows[lot.pk]
         if not any(figures.values()):
             continue  # nothing on hand and nothing moved in the period
-        row = ReportRow(lot, **figures)
-        row.closing = row.computed_closing
-        found.append(row)
+        found.append(ReportRow(lot, **figures))
     return found
 
 

@@ -25,7 +25,6 @@ from ketaflow.validation import FieldError, ValidationFailed
 
 from .models import Balance, LedgerSettings, Product, StorageLocation
 
-DEFAULT_LOCATION = "Controlled-substance safe"
 SCHEDULES = ("II", "III", "IV", "V")
 
 
@@ -39,6 +38,11 @@ class DefaultProduct:
     ml_per_unit: Decimal | None
 
 
+DEFAULTS_SOURCE = (
+    "The default products, to check against the labels of what you stock: ketamine is Schedule III "
+    "(clinical reference §9), esketamine with it as its isomer [verify]; one esketamine nasal device holds "
+    "28 mg (US prescribing information, reference §2); midazolam is Schedule IV [verify]."
+)
 DEFAULT_PRODUCTS = (
     DefaultProduct("Ketamine 500 mg/10 mL vial", "ketamine", "III", "vial", Decimal(500), Decimal(10)),
     DefaultProduct("Esketamine 28 mg nasal device", "esketamine", "III", "device", Decimal(28), None),
@@ -71,17 +75,11 @@ def ensure_products(org: Organization | uuid.UUID) -> list[Product]:
     return list(Product.objects.for_organization(organization_id))
 
 
-def ensure_location(clinic: Clinic, name: str = DEFAULT_LOCATION) -> StorageLocation:
-    """The clinic's location called `name`, created when missing (demo and first set-up)."""
-    location, _ = StorageLocation.objects.get_or_create(
-        organization_id=clinic.organization_id, clinic=clinic, name=name
-    )
-    return location
-
-
 def ledger_settings(organization_id: uuid.UUID) -> LedgerSettings:
-    found, _ = LedgerSettings.objects.get_or_create(organization_id=organization_id)
-    return found
+    """The practice's settings; until a prescriber saves them, an unsaved row with the model's
+    defaults, so reading them never writes."""
+    found = LedgerSettings.objects.filter(organization_id=organization_id).first()
+    return found or LedgerSettings(organization_id=organization_id)
 
 
 def products(organization_id: uuid.UUID, *, active_only: bool = True) -> list[Product]:
@@ -134,7 +132,9 @@ def update_settings(
     if errors:
         raise ValidationFailed(errors)
     with transaction.atomic():
-        config = LedgerSettings.objects.select_for_update().get(pk=ledger_settings(actor.organization_id).pk)
+        config, _ = LedgerSettings.objects.select_for_update().get_or_create(
+            organization_id=actor.organization_id
+        )
         before = _settings_values(config)
         config.registrant = (registrant or "").strip()
         config.registration_number = (registration_number or "").strip()

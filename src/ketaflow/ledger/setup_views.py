@@ -78,5 +78,6 @@ def ledger_setup(request: HttpRequest) -> HttpResponse:
             "products": setup.products(actor.organization_id, active_only=False),
             "locations": setup.locations(actor.organization_id, active_only=False),
             "can_change_products": actor.can(Permission.SIGN_DOSES),
+            "defaults_source": setup.DEFAULTS_SOURCE,
         },
     )

@@ -24,7 +24,7 @@ from ketaflow.accounts.roles import ROLE_PERMISSIONS, Permission, Role
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.controlled import EntryKind, LedgerError, next_balance
-from ketaflow.validation import FieldError, ValidationFailed
+from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .models import Balance, Entry, Lot, Product, StorageLocation
 
@@ -90,16 +90,9 @@ def write_entry(
     if actor.user_id is None:
         raise ValidationFailed.single(None, "A named person records every controlled-substance entry.")
     if kind.needs_witness:
-        if movement.witness_id is None:
-            raise ValidationFailed.single(
-                "witness_id", f"A {kind.label.lower()} needs a second person as witness."
-            )
-        if movement.witness_id == actor.user_id:
-            raise ValidationFailed.single("witness_id", "The witness must be someone other than you.")
-        if not is_handler(actor, movement.witness_id):
-            raise ValidationFailed.single(
-                "witness_id", "Choose a colleague who handles controlled substances."
-            )
+        check_witness(
+            actor, movement.witness_id, missing=f"A {kind.label.lower()} needs a second person as witness."
+        )
     occurred_at = moment(movement.occurred_at)
     quantity_mg = Decimal(str(quantity_mg)).quantize(MG_STEP, rounding=ROUND_HALF_UP)
     balance, _ = Balance.objects.select_for_update().get_or_create(
@@ -158,6 +151,19 @@ def handlers_of(organization_id: uuid.UUID) -> QuerySet[StaffMember]:
 
 def is_handler(actor: Actor, user_id: int) -> bool:
     return handlers_of(actor.organization_id).filter(user_id=user_id).exists()
+
+
+def check_witness(actor: Actor, witness_id: int | None, *, missing: str = "") -> None:
+    """ValidationFailed('witness_id') when the witness is the actor or not a colleague who handles
+    controlled substances; when there is none, only if `missing` says why one is needed."""
+    if witness_id is None:
+        if missing:
+            raise ValidationFailed.single("witness_id", missing)
+        return
+    if witness_id == actor.user_id:
+        raise ValidationFailed.single("witness_id", "The witness must be someone other than you.")
+    if not is_handler(actor, witness_id):
+        raise ValidationFailed.single("witness_id", "Choose a colleague who handles controlled substances.")
 
 
 def lot_of(actor: Actor, lot_id: Any) -> Lot:
@@ -332,6 +338,14 @@ def _session_of(actor: Actor, session_id: Any) -> Any:
     return found
 
 
+def _place(actor: Actor, location_id: Any, field: str) -> StorageLocation:
+    """`location_of`, refused on `field` (one of a transfer's two locations) instead of NotFound."""
+    try:
+        return location_of(actor, location_id)
+    except NotFound as exc:
+        raise ValidationFailed.single(field, "No such storage location in your practice.") from exc
+
+
 def transfer(
     actor: Actor,
     *,
@@ -342,11 +356,13 @@ def transfer(
     reason: str = "",
     occurred_at: datetime | None = None,
 ) -> tuple[Entry, Entry]:
-    """Stock moved between two locations: an out and an in entry sharing one transfer id."""
+    """Stock moved between two locations: an out and an in entry sharing one transfer id.
+    ValidationFailed names from_location_id or to_location_id for a location not of the practice."""
     amount = quantity(quantity_mg)
     with transaction.atomic():
+        source = _place(actor, from_location_id, "from_location_id")
+        target = _place(actor, to_location_id, "to_location_id")
         lot = lot_of(actor, lot_id)
-        source, target = location_of(actor, from_location_id), location_of(actor, to_location_id)
         if source.pk == target.pk:
             raise ValidationFailed.single(
                 "to_location_id", "Choose a different location to move the stock to."

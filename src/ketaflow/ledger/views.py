@@ -16,7 +16,6 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -30,7 +29,7 @@ from ketaflow.web.form_errors import show_errors
 from . import stock
 from .balances import BalanceRow, balances, lot_history
 from .counts import open_counts
-from .expiry import expiry_alerts
+from .expiry import alerts_in
 from .forms import RENAMES, ReceiveForm, TransferForm, WasteForm, split_stock
 from .models import Entry
 from .reconciliation import flagged_sessions, ledger_check
@@ -48,14 +47,6 @@ def actor_of(request: HttpRequest) -> Actor:
 def posted(request: HttpRequest) -> Any:
     """The POST data for a bound form (even when empty), or None on GET."""
     return request.POST if request.method == "POST" else None
-
-
-def session_url(session_id: uuid.UUID) -> str:
-    """The chairside page of a session, when the sessions pages are installed."""
-    try:
-        return reverse("sessions:detail", kwargs={"session_id": session_id})
-    except NoReverseMatch:
-        return ""
 
 
 def user_id(value: Any) -> int | None:
@@ -103,12 +94,12 @@ def overview(request: HttpRequest) -> HttpResponse:
             "section": "ledger",
             "places": places,
             "locations": locations(actor.organization_id),
-            "alerts": expiry_alerts(actor.organization_id, today),
+            "alerts": alerts_in(rows, today),
             "warn_days": ledger_settings(actor.organization_id).expiry_warn_days,
             "counts": open_counts(actor.organization_id),
             "check": check,
             "check_days": CHECK_DAYS,
-            "flagged": [(item, session_url(item.session.pk)) for item in flagged],
+            "flagged": flagged,
         },
     )
 
@@ -119,20 +110,7 @@ def lot_detail(request: HttpRequest, lot_id: uuid.UUID) -> HttpResponse:
     """One lot: its balance in each location and every entry with the balance after it."""
     actor = actor_of(request)
     history = lot_history(actor, lot_id, timezone.localdate())
-    return render(
-        request,
-        "ledger/lot.html",
-        {
-            "section": "ledger",
-            "history": history,
-            "session_urls": {
-                row.entry.session_id: session_url(row.entry.session_id)
-                for place in history.places
-                for row in place.rows
-                if row.entry.session_id
-            },
-        },
-    )
+    return render(request, "ledger/lot.html", {"section": "ledger", "history": history})
 
 
 def _done(request: HttpRequest, text: str) -> HttpResponse:
@@ -260,7 +238,6 @@ def transfer(request: HttpRequest) -> HttpResponse:
                     quantity_mg=data.get("quantity_mg"),
                     reason=data.get("reason", ""),
                 ),
-                not_found={**NOT_FOUND_FIELDS, "storage location": "to_location_id"},
             )
         if moved is not None:
             out, into = moved

@@ -19,6 +19,7 @@ from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.prescribing import TitrationAdvice, titration_advice
+from ketaflow.scheduling.calendar import local_midnight, zone_of
 from ketaflow.scheduling.models import Appointment
 from ketaflow.validation import FieldError, ValidationFailed
 
@@ -161,13 +162,14 @@ def move_phase(
 
 
 def sessions_at_dose(plan: TreatmentPlan) -> int:
-    """Completed appointments of the plan since the current dose took effect."""
+    """Completed appointments of the plan since the current dose took effect (from midnight of that
+    day at the plan's clinic)."""
     last = plan.dose_changes.order_by("-recorded_at").first()
     rows = Appointment.objects.for_organization(plan.organization_id).filter(
         plan=plan, status=Appointment.Status.COMPLETED
     )
     if last is not None:
-        rows = rows.filter(starts_at__date__gte=last.effective_on)
+        rows = rows.filter(starts_at__gte=local_midnight(last.effective_on, zone_of(plan.clinic)))
     return int(rows.count())
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ketaflow.clinical.monitoring import MonitoringRules
+from ketaflow.clinical.monitoring import MonitoringRules, clinic_settings
 from ketaflow.clinical.protocols import Block, Phase, Protocol
 from ketaflow.clinical.series import Target, phase_span_days, series_targets
 
@@ -19,6 +19,7 @@ class Number:
     label: str
     value: str
     verify: bool
+    clinic: bool = False  # the clinic's own number, not the source's
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ def phases_text(protocol: Protocol, start: date) -> list[PhaseText]:
 
 
 def monitoring_numbers(rules: MonitoringRules) -> list[Number]:
-    """Every number a session of the protocol is watched against, each marked when [verify]."""
+    """Every number a session of the protocol is watched against, each marked when [verify] or when
+    it is the clinic's own (changed from the route's default, so the shipped source does not cover it)."""
     rows: list[tuple[str, str, str]] = [
         ("vitals_every_min", "Vital signs every",
          _d(rules.vitals_every_min, "min") if rules.vitals_every_min else "as needed"),
@@ -157,4 +159,8 @@ def monitoring_numbers(rules: MonitoringRules) -> list[Number]:
     if rules.check_in_within_hours:
         rows.append(("check_in_within_hours", "Check-in after a home dose within",
                      _d(rules.check_in_within_hours, "h")))
-    return [Number(label, value, name in rules.verify) for name, label, value in rows]
+    mine = clinic_settings(rules)
+    return [
+        Number(label, value, name in rules.verify and name not in mine, name in mine)
+        for name, label, value in rows
+    ]

@@ -3,7 +3,6 @@ retiring a version, and the nurse's dose calculator."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ketaflow.accounts.roles import Permission
 from ketaflow.clinical.prescribing import PatientMeasures, Prescription
+from ketaflow.patients.views import htmx_target
 from ketaflow.validation import FieldError, NotFound, ValidationFailed
 from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
@@ -141,8 +141,7 @@ def calculator(request: HttpRequest) -> HttpResponse:
             prescription = calculate_from(actor.organization_id, form.cleaned_data)
         except ValidationFailed as failure:
             show_errors(form, failure)
-    context = {"form": form, "prescription": prescription, "section": SECTION, "submitted": submitted,
-               "zero": Decimal(0)}
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "dose-result":
+    context = {"form": form, "prescription": prescription, "section": SECTION, "submitted": submitted}
+    if htmx_target(request) == "dose-result":
         return render(request, "plans/_calculator_result.html", context)
     return render(request, "plans/calculator.html", context)

@@ -24,6 +24,7 @@ from ketaflow.audit.trail import record
 from ketaflow.clinical.outcomes import Outcome
 from ketaflow.clinical.plan_reviews import review_points
 from ketaflow.measurement.progress import patient_progress
+from ketaflow.scheduling.calendar import local_midnight, zone_of
 from ketaflow.scheduling.models import Appointment
 from ketaflow.validation import ValidationFailed
 
@@ -50,11 +51,13 @@ class Standing:
 
 
 def session_counts(plan: TreatmentPlan) -> SessionCounts:
-    """Completed appointments of the plan: in all, and in the current phase since it started."""
+    """Completed appointments of the plan: in all, and in the current phase since it started (from
+    midnight of that day at the plan's clinic)."""
     done = Appointment.objects.for_organization(plan.organization_id).filter(
         plan=plan, status=Appointment.Status.COMPLETED
     )
-    in_phase = done.filter(phase=plan.phase, starts_at__date__gte=plan.phase_started_on)
+    since = local_midnight(plan.phase_started_on, zone_of(plan.clinic))
+    in_phase = done.filter(phase=plan.phase, starts_at__gte=since)
     return SessionCounts(done.count(), in_phase.count())
 
 

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -32,6 +31,7 @@ from ketaflow.plans.snapshot import protocol_of
 from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .availability import Day, grid_minutes, load_day, on_grid, slots_of
+from .calendar import zone_of
 from .defaults import ensure_appointment_types
 from .models import Appointment, AppointmentStaff, AppointmentType, Occupancy
 
@@ -42,12 +42,8 @@ def type_for(organization_id: uuid.UUID, key: str) -> AppointmentType | None:
     return AppointmentType.objects.for_organization(organization_id).filter(key=key, is_active=True).first()
 
 
-def _zone(clinic: Clinic) -> ZoneInfo:
-    return ZoneInfo(clinic.timezone)
-
-
 def _hm(clinic: Clinic, moment: datetime) -> str:
-    return f"{moment.astimezone(_zone(clinic)):%H:%M}"
+    return f"{moment.astimezone(zone_of(clinic)):%H:%M}"
 
 
 def _plan(
@@ -87,7 +83,6 @@ def _minutes(kind: AppointmentType, plan: TreatmentPlan | None) -> int:
 
 
 def _check_staff(
-    actor: Actor,
     day: Day,
     kind: AppointmentType,
     staff_ids: Sequence[Any],
@@ -203,7 +198,7 @@ def book(
     if errors or clinic is None or kind is None:
         raise ValidationFailed(errors)
     minutes = _minutes(kind, plan)
-    start = starts_at.astimezone(_zone(clinic))
+    start = starts_at.astimezone(zone_of(clinic))
     end = start + timedelta(minutes=minutes)
     slots = slots_of(start, minutes)
     wanted_staff = [s for s in (_uuid(x) for x in staff_ids) if s is not None]
@@ -228,9 +223,9 @@ def book(
                 f"{start:%H:%M}-{end:%H:%M} is outside opening hours ({start:%A}: {hours}).",
             )
         )
-    room = _room(actor, day, kind, room_id, slots, prefer_room, errors)
+    room = _room(day, kind, room_id, slots, prefer_room, errors)
     if staff_ids:
-        staffing = _check_staff(actor, day, kind, staff_ids, start, end, errors)
+        staffing = _check_staff(day, kind, staff_ids, start, end, errors)
     else:
         auto = day.free_staff(kind.required_roles, start, end, slots, prefer=prefer_staff)
         if auto is None and not errors:
@@ -264,7 +259,6 @@ def book(
 
 
 def _room(
-    actor: Actor,
     day: Day,
     kind: AppointmentType,
     room_id: Any,

@@ -178,7 +178,7 @@ def series(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
             )
         preview = preview_series(actor, plan_id, **args)
     except ValidationFailed as failure:
-        show_errors(form, failure, rename={"plan_id": "phase", "start_date": "start_date"})
+        show_errors(form, failure, rename={"plan_id": "phase"})
     plan = (
         preview.plan
         if preview

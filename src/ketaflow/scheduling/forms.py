@@ -7,15 +7,14 @@ next to the same fields (`web.form_errors.show_errors`).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django import forms
 
 from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Role
 from ketaflow.clinics.models import Clinic, OpeningHours, Room
+from ketaflow.plans.models import OPEN_PHASES
 
 from .models import AppointmentType
 
@@ -84,18 +83,6 @@ class BookForm(forms.Form):
         _choices(self, "staff_ids", _staff(organization_id))
         self.fields["staff_ids"].use_fieldset = True  # type: ignore[attr-defined]
 
-    def starts_at(self, clinic: Clinic) -> datetime | None:
-        """The chosen slot's start, or the date and hand-entered time in the clinic's zone."""
-        data = self.cleaned_data
-        if data.get("slot"):
-            try:
-                return datetime.fromisoformat(data["slot"])
-            except ValueError:
-                return None
-        if data.get("time") and data.get("day"):
-            return datetime.combine(data["day"], data["time"], tzinfo=ZoneInfo(clinic.timezone))
-        return None
-
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
@@ -110,7 +97,7 @@ class RescheduleForm(forms.Form):
 class SeriesForm(forms.Form):
     phase = forms.ChoiceField(
         label="Phase",
-        choices=[("induction", "Induction"), ("maintenance", "Maintenance"), ("taper", "Taper")],
+        choices=[(p.value, p.label) for p in OPEN_PHASES],
     )
     start_date = forms.DateField(
         label="Count from",

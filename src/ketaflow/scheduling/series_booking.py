@@ -29,8 +29,10 @@ from ketaflow.plans.snapshot import protocol_of
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .availability import Day, Slot, free_slots, load_day
-from .booking import _minutes, _zone, book, type_for
-from .models import ACTIVE, Appointment, AppointmentType, SchedulingSettings
+from .booking import _minutes, book, type_for
+from .calendar import zone_of
+from .models import ACTIVE, Appointment, AppointmentType
+from .reminders import scheduling_settings
 
 OPEN_ENDED_COUNT = 3
 
@@ -123,7 +125,7 @@ def preview_series(
         )
     if errors or rules is None or kind is None:
         raise ValidationFailed(errors)
-    zone = _zone(plan.clinic)
+    zone = zone_of(plan.clinic)
     booked = list(
         Appointment.objects.for_organization(actor.organization_id)
         .filter(plan=plan, status__in=ACTIVE)
@@ -140,8 +142,7 @@ def preview_series(
     ]
     if count is not None:
         targets = targets[:count]
-    settings = SchedulingSettings.objects.for_organization(actor.organization_id).first()
-    tolerance = rules.tolerance_days + (settings.series_search_days if settings else 0)
+    tolerance = rules.tolerance_days + scheduling_settings(actor.organization_id).series_search_days
     minutes = _minutes(kind, plan)
     found: dict[datetime, tuple[Slot, Day]] = {}
     days: dict[date, list[datetime]] = {}

@@ -26,7 +26,8 @@ from ketaflow.plans.models import TreatmentPlan
 from ketaflow.plans.reviews import refresh_review_points
 from ketaflow.validation import ValidationFailed
 
-from .booking import _zone, book, type_for
+from .booking import book, type_for
+from .calendar import zone_of
 from .defaults import ensure_appointment_types
 from .models import OPEN, Appointment, Occupancy
 from .waitlist import add_to_waitlist, book_from_waitlist, offers_for, remove_from_waitlist
@@ -179,7 +180,7 @@ def complete(actor: Actor, appointment_id: uuid.UUID | str) -> Appointment:
         appointment = _locked(actor, appointment_id)
         if appointment.status not in OPEN:
             raise ValidationFailed.single("status", "Only a booked or arrived appointment can be completed.")
-        zone = _zone(appointment.clinic)
+        zone = zone_of(appointment.clinic)
         if appointment.starts_at.astimezone(zone).date() > now.astimezone(zone).date():
             raise ValidationFailed.single(
                 "status", "This appointment is on a later day; complete it on the day."

@@ -19,7 +19,6 @@ from ketaflow.web.form_errors import show_errors
 
 from . import setup
 from .forms import ClosedDayForm, StaffHoursForm, TypeForm
-from .models import Appointment
 
 
 def _type_initial(kind: Any) -> dict[str, Any]:
@@ -104,7 +103,7 @@ def hours(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_view(Permission.MANAGE_CLINICS)
 def closed_days(request: HttpRequest) -> HttpResponse:
-    """Holidays and closures from today on; each lists the appointments still booked that day."""
+    """Holidays and closures from today on, each with the count of appointments still booked then."""
     actor = request.actor  # type: ignore[attr-defined]
     form = ClosedDayForm(organization_id=actor.organization_id)
     if request.method == "POST":
@@ -123,15 +122,7 @@ def closed_days(request: HttpRequest) -> HttpResponse:
                 return redirect("scheduling:closed_days")
         except ValidationFailed as failure:
             show_errors(form, failure)
-    days = setup.closed_days_of(actor, since=timezone.localdate())
-    rows = []
-    for day in days:
-        still = Appointment.objects.for_organization(actor.organization_id).filter(
-            starts_at__date=day.day, status=Appointment.Status.BOOKED
-        )
-        if day.clinic_id:
-            still = still.filter(clinic_id=day.clinic_id)
-        rows.append((day, still.count()))
+    rows = setup.closed_days_of(actor, since=timezone.localdate())
     return render(
         request,
         "scheduling/settings/closed_days.html",

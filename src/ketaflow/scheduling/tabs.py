@@ -17,6 +17,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.patients.chart import register_tab
 from ketaflow.patients.models import Patient
+from ketaflow.plans.models import Phase
 
 from . import cards  # noqa: F401  (registers the portal card)
 from .calendar import STATUS_TONES
@@ -27,10 +28,7 @@ from .reminders import instruction_lines
 TAB = "appointments"
 STAFF_ROWS = AppointmentStaff.objects.select_related("staff__user")
 PAST_LIMIT = 50
-PHASE_LABELS = {
-    "induction": "Induction", "maintenance": "Maintenance", "taper": "Taper",
-    "completed": "Completed", "discontinued": "Discontinued",
-}
+PHASE_LABELS = dict(Phase.choices)
 
 
 @dataclass(frozen=True)

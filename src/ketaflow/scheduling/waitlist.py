@@ -22,10 +22,12 @@ from ketaflow.patients.services import _load
 from ketaflow.plans.models import TreatmentPlan
 from ketaflow.validation import FieldError, ValidationFailed
 
-from .booking import _uuid, _zone, book, type_for
+from .booking import _uuid, book, type_for
+from .calendar import zone_of
 from .models import Appointment, WaitlistEntry
 
 FREED = (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW)
+OFFERS_SHOWN = 10
 
 
 def waiting(organization_id: uuid.UUID) -> QuerySet[WaitlistEntry]:
@@ -41,7 +43,8 @@ def list_waitlist(actor: Actor, *, clinic_id: uuid.UUID | str | None = None) -> 
     actor.require(Permission.VIEW_SCHEDULE)
     rows = waiting(actor.organization_id)
     if clinic_id:
-        rows = rows.filter(clinic_id=_uuid(clinic_id) or uuid.UUID(int=0))
+        clinic = _uuid(clinic_id)
+        rows = rows.filter(clinic_id=clinic) if clinic else rows.none()
     with transaction.atomic():
         found = list(rows.order_by("recorded_at"))
         record(actor, Action.LIST, "WaitlistEntry", detail={"count": len(found)})
@@ -135,24 +138,25 @@ def remove_from_waitlist(actor: Actor, entry_id: uuid.UUID | str, *, reason: str
     return entry
 
 
-def offers_for(appointment: Appointment) -> list[WaitlistEntry]:
+def _fitting(appointment: Appointment) -> QuerySet[WaitlistEntry]:
     """Waiting entries that fit a freed appointment's slot: same clinic and type, the date in their
-    window, not the same patient; empty unless the appointment was cancelled or missed and is still
+    window, not the same patient; none unless the appointment was cancelled or missed and is still
     ahead."""
+    rows = waiting(appointment.organization_id)
     if appointment.status not in FREED or appointment.starts_at <= timezone.now():
-        return []
-    on = appointment.starts_at.astimezone(_zone(appointment.clinic)).date()
-    rows = (
-        waiting(appointment.organization_id)
-        .filter(
-            Q(latest__isnull=True) | Q(latest__gte=on),
-            clinic_id=appointment.clinic_id,
-            appointment_type_id=appointment.appointment_type_id,
-            earliest__lte=on,
-        )
-        .exclude(patient_id=appointment.patient_id)
-    )
-    return list(rows.order_by("recorded_at")[:10])
+        return rows.none()
+    on = appointment.starts_at.astimezone(zone_of(appointment.clinic)).date()
+    return rows.filter(
+        Q(latest__isnull=True) | Q(latest__gte=on),
+        clinic_id=appointment.clinic_id,
+        appointment_type_id=appointment.appointment_type_id,
+        earliest__lte=on,
+    ).exclude(patient_id=appointment.patient_id)
+
+
+def offers_for(appointment: Appointment) -> list[WaitlistEntry]:
+    """The first `OFFERS_SHOWN` entries that fit the freed slot (see `_fitting`), oldest first."""
+    return list(_fitting(appointment).order_by("recorded_at")[:OFFERS_SHOWN])
 
 
 def book_from_waitlist(
@@ -168,7 +172,7 @@ def book_from_waitlist(
             .select_related("appointment_type", "clinic")
             .one(appointment_id, "appointment")
         )
-        if entry not in offers_for(freed):
+        if not _fitting(freed).filter(pk=entry.pk).exists():
             raise ValidationFailed.single("entry_id", "This patient's request does not fit that slot.")
         staff = list(freed.staff_rows.values_list("staff_id", flat=True))
         appointment = book(

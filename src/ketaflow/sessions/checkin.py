@@ -20,17 +20,18 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
-from ketaflow.clinical.monitoring import PREGNANCY_RESULTS, Checklist, Readiness, monitoring_rules, readiness
+from ketaflow.clinical.monitoring import PREGNANCY_RESULTS, Checklist, MonitoringRules, Readiness, readiness
 from ketaflow.clinical.protocol_fields import ProtocolError
 from ketaflow.plans.models import TreatmentPlan
 from ketaflow.plans.snapshot import protocol_of
 from ketaflow.scheduling import services as scheduling
-from ketaflow.scheduling.booking import _zone
+from ketaflow.scheduling.calendar import zone_of
 from ketaflow.scheduling.models import OPEN, Appointment
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .access import locked_session, sessions_of
 from .flow_common import rules_of, text
+from .flow_events import refresh_reconciliation
 from .flow_vitals import SESSION_FIELDS, build_set, clean_readings, open_crossings
 from .models import DosePreparation, RemsEnrolment, TreatmentSession
 
@@ -56,8 +57,7 @@ def check_in(actor: Actor, appointment_id: uuid.UUID | str) -> TreatmentSession:
             return existing
         plan = _treatment_plan(appointment, now)
         try:
-            protocol = protocol_of(plan)
-            rules = protocol.monitoring or monitoring_rules(plan.route)
+            _, copied = plan_copy(plan)
         except ProtocolError as exc:
             raise ValidationFailed.single(
                 "appointment_id", f"The plan's protocol is unusable: {exc}"
@@ -69,18 +69,12 @@ def check_in(actor: Actor, appointment_id: uuid.UUID | str) -> TreatmentSession:
             patient_id=appointment.patient_id,
             recorded_by_id=actor.user_id,
             appointment=appointment,
-            plan=plan,
             clinic=appointment.clinic,
             setting=TreatmentSession.Setting.CLINIC,
-            route=plan.route,
             status=Status.CHECKED_IN,
             checked_in_at=now,
             checked_in_by_id=actor.user_id,
-            protocol_label=protocol.label[:240],
-            monitoring=rules.as_dict(),
-            planned_mg=plan.dose_mg,
-            dose_summary=plan.dose_summary,
-            dose_arithmetic=list(plan.dose_arithmetic or []),
+            **copied,
         )
         record(
             actor,
@@ -91,6 +85,22 @@ def check_in(actor: Actor, appointment_id: uuid.UUID | str) -> TreatmentSession:
             detail={"appointment": str(appointment.pk), "plan": str(plan.pk), "route": plan.route},
         )
     return session
+
+
+def plan_copy(plan: TreatmentPlan) -> tuple[MonitoringRules, dict[str, Any]]:
+    """The protocol's monitoring rules, and the fields a new session copies from its plan as they
+    are now (plan, route, protocol, rules, dose), so later edits never rewrite what the session was
+    held to. Raises ProtocolError for a plan whose protocol no longer parses."""
+    protocol = protocol_of(plan)
+    return protocol.monitoring, {
+        "plan": plan,
+        "route": plan.route,
+        "protocol_label": protocol.label[:240],
+        "monitoring": protocol.monitoring.as_dict(),
+        "planned_mg": plan.dose_mg,
+        "dose_summary": plan.dose_summary,
+        "dose_arithmetic": list(plan.dose_arithmetic or []),
+    }
 
 
 def _treatment_plan(appointment: Appointment, now: Any) -> TreatmentPlan:
@@ -106,8 +116,8 @@ def _treatment_plan(appointment: Appointment, now: Any) -> TreatmentPlan:
     elif appointment.status not in OPEN:
         problem = f"This appointment is {appointment.get_status_display().lower()}; it cannot be checked in."
     elif (
-        appointment.starts_at.astimezone(_zone(appointment.clinic)).date()
-        > now.astimezone(_zone(appointment.clinic)).date()
+        appointment.starts_at.astimezone(zone_of(appointment.clinic)).date()
+        > now.astimezone(zone_of(appointment.clinic)).date()
     ):
         problem = "This appointment is on a later day; check in on the day."
     if problem or plan is None:
@@ -324,8 +334,6 @@ def cancel_session(actor: Actor, session_id: uuid.UUID | str, *, reason: str) ->
         if session.appointment is not None and session.appointment.status in OPEN:
             scheduling.cancel(actor, session.appointment.pk, reason=f"Session cancelled: {why}"[:300])
         if DosePreparation.objects.filter(session=session).exists():
-            from .doses import refresh_reconciliation
-
             refresh_reconciliation(session)
         record(
             actor,
@@ -383,6 +391,7 @@ __all__ = [
     "check_in",
     "may_start",
     "override_readiness",
+    "plan_copy",
     "record_checklist",
     "start_blockers",
 ]

@@ -27,11 +27,11 @@ from ketaflow.clinical.controlled import expiry_status
 from ketaflow.clinical.dosing import DoseError, check_rate
 from ketaflow.ledger.models import Lot, Product, StorageLocation
 from ketaflow.ledger.stock import administer, location_of, lot_of
-from ketaflow.scheduling.booking import _zone
+from ketaflow.plans.snapshot import protocol_of
 from ketaflow.validation import FieldError, NotFound, ValidationFailed
 
 from .access import locked_session
-from .flow_common import INFUSION_ROUTES, decimal, drug_of_route, moment, text
+from .flow_common import INFUSION_ROUTES, clinic_day, decimal, drug_of_route, moment, text
 from .flow_events import (
     append_event,
     delivery_of,
@@ -42,7 +42,14 @@ from .flow_events import (
 )
 from .models import DoseEvent, DosePreparation, TreatmentSession
 
-__all__ = ["delivery_now", "prepare_dose", "record_event", "refresh_reconciliation", "verify_preparation"]
+__all__ = [
+    "delivery_now",
+    "lot_and_location",
+    "prepare_dose",
+    "record_event",
+    "refresh_reconciliation",
+    "verify_preparation",
+]
 
 Status = TreatmentSession.Status
 
@@ -81,7 +88,7 @@ def prepare_dose(
         product: Product = lot.product
         drawn, amount_field = _drawn_mg(product, volume, count)
         if session.route in INFUSION_ROUTES:
-            bag = bag or _protocol_bag(session)
+            bag = bag or _protocol_bag(session, volume)
             if bag is None:
                 raise ValidationFailed.single("bag_ml", "Enter the bag's final volume in mL.")
             if rate is not None:
@@ -156,10 +163,12 @@ def _units(units: Any) -> int | None:
     return int(str(units))
 
 
-def _stock(
-    actor: Actor, session: TreatmentSession, lot_id: Any, location_id: Any, now: datetime
+def lot_and_location(
+    actor: Actor, session: TreatmentSession, lot_id: Any, location_id: Any, when: datetime
 ) -> tuple[Lot, StorageLocation]:
-    """The lot and location, of this organization, the right drug for the route and not expired."""
+    """The lot and storage location a session's drug (its dose, a rescue drug) is drawn from: this
+    organization's, the location at the session's clinic, the lot not expired on the clinic's day
+    of `when`. ValidationFailed names `lot_id` or `location_id`; the caller checks the drug."""
     try:
         lot = lot_of(actor, lot_id)
     except NotFound:
@@ -168,18 +177,25 @@ def _stock(
         location = location_of(actor, location_id)
     except NotFound:
         raise ValidationFailed.single("location_id", "Choose one of your storage locations.") from None
-    wanted = drug_of_route(session.route)
-    if lot.product.drug != wanted:
-        raise ValidationFailed.single(
-            "lot_id", f"This is {lot.product.get_drug_display().lower()}; this session's dose is {wanted}."
-        )
-    today = now.astimezone(_zone(session.clinic)).date() if session.clinic else timezone.localdate()
-    if expiry_status(lot.expires_on, today, warn_days=0) == "expired":
+    if expiry_status(lot.expires_on, clinic_day(session, when), warn_days=0) == "expired":
         raise ValidationFailed.single(
             "lot_id", f"Lot {lot.lot_number} expired on {lot.expires_on:%Y-%m-%d}; it cannot be used."
         )
     if session.clinic_id and location.clinic_id != session.clinic_id:
         raise ValidationFailed.single("location_id", "Choose a storage location of this clinic.")
+    return lot, location
+
+
+def _stock(
+    actor: Actor, session: TreatmentSession, lot_id: Any, location_id: Any, now: datetime
+) -> tuple[Lot, StorageLocation]:
+    """The lot and location (`lot_and_location`), of the right drug for the route."""
+    lot, location = lot_and_location(actor, session, lot_id, location_id, now)
+    wanted = drug_of_route(session.route)
+    if lot.product.drug != wanted:
+        raise ValidationFailed.single(
+            "lot_id", f"This is {lot.product.get_drug_display().lower()}; this session's dose is {wanted}."
+        )
     return lot, location
 
 
@@ -196,11 +212,11 @@ def _drawn_mg(product: Product, volume: Decimal | None, count: int | None) -> tu
     return Decimal(count) * product.mg_per_unit, "units"
 
 
-def _protocol_bag(session: TreatmentSession) -> Decimal | None:
-    from ketaflow.plans.snapshot import protocol_of
-
+def _protocol_bag(session: TreatmentSession, drug_ml: Decimal | None) -> Decimal | None:
+    """The protocol's diluent bag with the drug drawn into it: the final volume the pump runs, as
+    the plan's own arithmetic counts it (`dosing.infusion`)."""
     bag = protocol_of(session.plan).dose.bag_ml
-    return Decimal(bag) if bag is not None else None
+    return None if bag is None else Decimal(bag) + (drug_ml or Decimal(0))
 
 
 def _check_pump(session: TreatmentSession, rate: Decimal, bag: Decimal) -> None:
@@ -255,9 +271,10 @@ def record_event(
     note: str = "",
 ) -> DoseEvent:
     """Append one dose event (start, pause, resume, rate, give, stop). ValidationFailed names the
-    field: kind (out of order, wrong for the route), at (earlier than the last event, in the
-    future), rate_ml_per_h, amount_mg, or readiness / preparation / verified_by / rems when the first
-    dose may not start yet. Stopping moves the session to recovery with the delivered dose."""
+    field: kind (out of order, wrong for the route), at (earlier than the last event or, for the
+    first dose, than the check-in; in the future), rate_ml_per_h, amount_mg, or readiness /
+    preparation / verified_by / rems when the first dose may not start yet. Stopping moves the
+    session to recovery with the delivered dose."""
     try:
         event_kind = core.EventKind(str(kind))
     except ValueError:

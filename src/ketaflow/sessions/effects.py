@@ -11,7 +11,7 @@ transaction; a dose given in answer to a vital-sign alert answers it ("gave a me
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,10 +26,11 @@ from ketaflow.audit.trail import record
 from ketaflow.clinical.protocol_fields import ProtocolError
 from ketaflow.clinical.session_catalogue import RescueDrug, formulary, severities, side_effects
 from ketaflow.ledger.models import Lot, StorageLocation
-from ketaflow.ledger.stock import administer, location_of, lot_of
+from ketaflow.ledger.stock import administer
 from ketaflow.validation import FieldError, ValidationFailed
 
 from .access import locked_session
+from .doses import lot_and_location
 from .flow_common import moment, text
 from .models import RescueDose, SessionSettings, SideEffect, TreatmentSession, VitalAlert
 from .note_text import refresh_note
@@ -182,7 +183,7 @@ def give_rescue(
         override = _override(actor, session, drug, dose, override_reason)
         lot = entry = None
         if drug.controlled:
-            lot, location = _stock(actor, drug, lot_id, location_id, when)
+            lot, location = _stock(actor, session, drug, lot_id, location_id, when)
             entry = administer(
                 actor,
                 lot=lot,
@@ -282,17 +283,13 @@ def _override(
 
 
 def _stock(
-    actor: Actor, drug: RescueDrug, lot_id: Any, location_id: Any, when: datetime
+    actor: Actor, session: TreatmentSession, drug: RescueDrug, lot_id: Any, location_id: Any, when: datetime
 ) -> tuple[Lot, StorageLocation]:
-    lot = lot_of(actor, lot_id)
+    """The lot and location (`doses.lot_and_location`), of the formulary's drug."""
+    lot, location = lot_and_location(actor, session, lot_id, location_id, when)
     if lot.product.drug != drug.key:
         raise ValidationFailed.single("lot_id", f"This lot is {lot.product.name}, not {drug.name}.")
-    today: date = timezone.localdate(when)
-    if lot.expires_on < today:
-        raise ValidationFailed.single(
-            "lot_id", f"Lot {lot.lot_number} expired on {lot.expires_on:%Y-%m-%d}; do not use it."
-        )
-    return lot, location_of(actor, location_id)
+    return lot, location
 
 
 def _alert(actor: Actor, session: TreatmentSession, alert_id: Any) -> VitalAlert:

@@ -5,10 +5,12 @@ Each raises ValidationFailed naming the input at fault, so pages and the API sho
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
 from ketaflow.clinical.monitoring import MonitoringRules, parse_rules
@@ -72,6 +74,16 @@ def rules_of(session: TreatmentSession) -> MonitoringRules:
         return parse_rules(session.route, session.monitoring)
     except ProtocolError as exc:  # a stored copy is validated at check-in; this guards hand edits
         raise ValidationFailed.single(exc.field, exc.message) from exc
+
+
+def zone_of(session: TreatmentSession) -> tzinfo:
+    """The session's clinic time zone (the practice's default for a session without a clinic)."""
+    return ZoneInfo(session.clinic.timezone if session.clinic_id and session.clinic else settings.TIME_ZONE)
+
+
+def clinic_day(session: TreatmentSession, when: datetime) -> date:
+    """The date at the session's clinic at `when`."""
+    return when.astimezone(zone_of(session)).date()
 
 
 def drug_of_route(route: str) -> str:

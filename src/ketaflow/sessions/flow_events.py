@@ -3,8 +3,9 @@
 `append_event` is the one place an event is written (the dose page, an alert's "pause the infusion"
 answer): the route decides the event kinds (an infusion starts, pauses, resumes, changes rate and
 stops; other routes give and stop), `dose_events.check_next` keeps the sequence valid, the first
-dose waits for `checkin.start_blockers`, a pump rate is held to the protocol's minimum duration,
-and stopping computes the delivered dose and the session's reconciliation (reference §9).
+dose waits for `checkin.start_blockers` and never comes before the check-in, a pump rate is held to
+the protocol's minimum duration, and stopping computes the delivered dose and the session's
+reconciliation (reference §9).
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from ketaflow.clinical import dose_events as core
 from ketaflow.clinical.controlled import EntryKind, reconcile_session
 from ketaflow.clinical.dosing import DoseError, check_rate
 from ketaflow.clinical.protocol_fields import ProtocolError
-from ketaflow.ledger.models import Entry, LedgerSettings
+from ketaflow.ledger.models import Entry
+from ketaflow.ledger.setup import ledger_settings
 from ketaflow.plans.snapshot import protocol_of
-from ketaflow.validation import ValidationFailed
+from ketaflow.validation import FieldError, ValidationFailed
 
-from .flow_common import INFUSION_ROUTES
+from .flow_common import INFUSION_ROUTES, zone_of
 from .models import DoseEvent, DosePreparation, TreatmentSession
 
 Status = TreatmentSession.Status
 Kind = core.EventKind
 INFUSION_KINDS = frozenset({Kind.START, Kind.PAUSE, Kind.RESUME, Kind.RATE, Kind.STOP})
 GIVE_KINDS = frozenset({Kind.GIVE, Kind.STOP})
-DEFAULT_TOLERANCE_MG = Decimal("0.5")
 
 
 def events_of(session: TreatmentSession) -> list[core.DoseEvent]:
@@ -123,6 +124,11 @@ def append_event(
     first = core.state(events) == "not started"
     if first:
         blockers = start_blockers(session)
+        if at < session.checked_in_at:
+            arrived = session.checked_in_at.astimezone(zone_of(session))
+            blockers.append(
+                FieldError("at", f"The first dose cannot come before the check-in at {arrived:%H:%M}.")
+            )
         if blockers:
             raise ValidationFailed(blockers)
     _check_amounts(session, events, preparations, new)
@@ -213,8 +219,7 @@ def refresh_reconciliation(
         .values_list("change_mg", flat=True),
         Decimal(0),
     )
-    settings = LedgerSettings.objects.filter(organization_id=session.organization_id).first()
-    tolerance = Decimal(settings.session_tolerance_mg) if settings else DEFAULT_TOLERANCE_MG
+    tolerance = Decimal(ledger_settings(session.organization_id).session_tolerance_mg)
     given = Decimal(session.delivered_mg or 0)
     result = reconcile_session(drawn, given, wasted, tolerance_mg=tolerance)
     stored: dict[str, Any] = {

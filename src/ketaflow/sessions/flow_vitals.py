@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from ketaflow.accounts.actor import Actor
 from ketaflow.clinical.monitoring import MonitoringRules, vital_alerts
@@ -171,24 +171,30 @@ def baseline_of(session: TreatmentSession) -> int | None:
 
 
 def session_link(session: TreatmentSession) -> str:
-    try:
-        return reverse("sessions:detail", kwargs={"session_id": session.pk})
-    except NoReverseMatch:
-        return f"/sessions/{session.pk}/"
+    return reverse("sessions:detail", kwargs={"session_id": session.pk})
 
 
-def notify_prescriber(session: TreatmentSession, alerts: Iterable[VitalAlert]) -> None:
-    """One in-app notice to the plan's prescriber for new alerts (titled by MRN, not by name)."""
-    alerts = list(alerts)
-    prescriber = session.plan.prescriber
-    user_id = prescriber.user_id if prescriber is not None else session.plan.signed_by_id
-    if not alerts or user_id is None:
-        return
-    fields = ", ".join(sorted({VITAL_SPECS[a.field].label.lower() for a in alerts}))
+def notify_prescriber(session: TreatmentSession, title: str) -> int:
+    """An in-app notice linking to the session for the plan's prescriber (else whoever signed the
+    plan); the title names the patient by MRN, never by name. Returns how many were sent (0 or 1)."""
+    plan = session.plan
+    prescriber = plan.prescriber
+    recipient = prescriber.user_id if prescriber is not None and prescriber.user.is_active else None
+    recipient = recipient or plan.signed_by_id
+    if recipient is None:
+        return 0
     Notification.objects.create(
         organization_id=session.organization_id,
-        recipient_id=user_id,
+        recipient_id=recipient,
         patient_id=session.patient_id,
-        title=f"Session alert for {session.patient.mrn}: {fields}"[:200],
+        title=title[:200],
         link=session_link(session),
     )
+    return 1
+
+
+def notify_alerts(session: TreatmentSession, alerts: Iterable[VitalAlert]) -> None:
+    """One notice to the prescriber for the alerts just raised (none when there are none)."""
+    fields = ", ".join(sorted({VITAL_SPECS[a.field].label.lower() for a in alerts}))
+    if fields:
+        notify_prescriber(session, f"Session alert for {session.patient.mrn}: {fields}")

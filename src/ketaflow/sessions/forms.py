@@ -94,7 +94,7 @@ class PreparationForm(SessionForm):
     stock = forms.ChoiceField(label="Lot and location", required=False)
     volume_drawn_ml = _number("Volume drawn (mL)")
     units = _number("Devices or units", whole=True)
-    bag_ml = _number("Bag volume (mL)")
+    bag_ml = _number("Bag volume (mL)", help_text="The final volume, with the drug in it.")
     pump_rate_ml_per_h = _number("Pump rate (mL/h)")
     override_reason = _text(
         "Reason for preparing above the plan",

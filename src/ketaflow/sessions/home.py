@@ -27,11 +27,13 @@ from ketaflow.clinical.monitoring import Checklist, MonitoringRules, Readiness, 
 from ketaflow.clinical.vitals import check_vitals
 from ketaflow.patients.models import VitalSigns
 from ketaflow.plans.models import TreatmentPlan
-from ketaflow.plans.snapshot import protocol_of
 from ketaflow.portal.models import PortalAccount
 from ketaflow.portal.services import portal_actor
 from ketaflow.validation import FieldError, ValidationFailed
 
+from .checkin import plan_copy
+from .flow_common import rules_of
+from .flow_vitals import notify_prescriber
 from .home_access import (
     OPEN_STATUSES,
     blocked_today,
@@ -40,9 +42,8 @@ from .home_access import (
     home_session_of,
     home_sessions,
     monitor_required,
-    rules_of,
 )
-from .home_alerts import BlockedAdvice, alert_missed_check_ins, blocked_advice, notify_prescriber
+from .home_alerts import BlockedAdvice, alert_missed_check_ins, blocked_advice
 from .models import DoseEvent, HomeSession, SessionVitals, TreatmentSession
 
 __all__ = [
@@ -142,8 +143,7 @@ def start_home_session(
                 "Your blood pressure was too high for a session earlier today: do not take a dose today. "
                 "Please contact your clinic.",
             )
-        protocol = protocol_of(plan)
-        rules = protocol.monitoring
+        rules, copied = plan_copy(plan)
         decided = _home_readiness(readings, rules)
         vitals = VitalSigns.objects.create(
             organization_id=account.organization_id,
@@ -159,23 +159,17 @@ def start_home_session(
             organization_id=account.organization_id,
             patient_id=account.patient_id,
             recorded_by_id=account.user_id,
-            plan=plan,
             clinic=plan.clinic,
             setting=TreatmentSession.Setting.HOME,
-            route=plan.route,
             status=Status.CHECKED_IN if decided.ready else Status.BLOCKED,
             status_reason="" if decided.ready else " ".join(f.message for f in decided.blockers)[:300],
             checked_in_at=now,
             checked_in_by_id=account.user_id,
-            protocol_label=protocol.label,
-            monitoring=rules.as_dict(),
-            planned_mg=plan.dose_mg,
-            dose_summary=plan.dose_summary,
-            dose_arithmetic=plan.dose_arithmetic,
             checklist={"setting": "home", "pre_dose": {k: v for k, v in readings.items() if v is not None}},
             pre_dose_vitals=vitals,
             readiness=decided.as_dict(),
             readiness_at=now,
+            **copied,
         )
         SessionVitals.objects.create(
             organization_id=account.organization_id,
@@ -201,7 +195,6 @@ def start_home_session(
         )
         if not decided.ready:
             notify_prescriber(
-                plan,
                 session,
                 f"Home session blocked: blood pressure {readings['systolic_bp']}/"
                 f"{readings['diastolic_bp']} for {account.patient.mrn}",

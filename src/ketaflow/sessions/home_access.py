@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
-from ketaflow.clinical.monitoring import MonitoringRules, parse_rules
 from ketaflow.plans.models import OPEN_PHASES, TreatmentPlan
 from ketaflow.plans.snapshot import protocol_of
 from ketaflow.portal.models import PortalAccount
@@ -89,10 +88,6 @@ def home_session_of(
             detail={"purpose": "portal:home-session"},
         )
     return session
-
-
-def rules_of(session: TreatmentSession) -> MonitoringRules:
-    return parse_rules(session.route, session.monitoring)
 
 
 def monitor_required(session: TreatmentSession) -> bool:

@@ -1,5 +1,5 @@
-"""Telling people about an at-home session: the blocked page's advice to the patient, the
-prescriber's in-app notices, and the missed check-in alert (once per session)."""
+"""Telling people about an at-home session: the blocked page's advice to the patient and the
+missed check-in alert to the prescriber (once per session)."""
 
 from __future__ import annotations
 
@@ -12,29 +12,10 @@ from django.db import transaction
 from ketaflow.accounts.actor import Actor
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
-from ketaflow.measurement.models import Notification
 from ketaflow.measurement.patient_views import crisis_sentence
-from ketaflow.plans.models import TreatmentPlan
 
-from .flow_vitals import session_link
+from .flow_vitals import notify_prescriber
 from .models import HomeSession, TreatmentSession
-
-
-def notify_prescriber(plan: TreatmentPlan, session: TreatmentSession, title: str) -> int:
-    """An in-app notice for the plan's prescriber (else whoever signed the plan)."""
-    prescriber = plan.prescriber
-    recipient = prescriber.user_id if prescriber is not None and prescriber.user.is_active else None
-    recipient = recipient or plan.signed_by_id
-    if recipient is None:
-        return 0
-    Notification.objects.create(
-        organization_id=plan.organization_id,
-        recipient_id=recipient,
-        patient_id=plan.patient_id,
-        title=title[:200],
-        link=session_link(session),
-    )
-    return 1
 
 
 @dataclass(frozen=True)
@@ -82,7 +63,7 @@ def alert_missed_check_ins(now: datetime, *, organization_id: uuid.UUID | None =
             if not claimed:
                 continue  # another run got there first
             session = home.session
-            notify_prescriber(session.plan, session, f"Missed home check-in for {home.patient.mrn}")
+            notify_prescriber(session, f"Missed home check-in for {home.patient.mrn}")
             record(
                 Actor.system(home.organization_id, via="cli"),
                 Action.UPDATE,

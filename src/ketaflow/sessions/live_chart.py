@@ -9,10 +9,12 @@ alert. `chart_json` is the same data for a script or a test. No clock reads: `no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
+
+from ketaflow.scheduling.calendar_cells import clock  # 1:05 PM, as the staff pages show times
 
 WIDTH, LEFT, RIGHT = 760, 48, 640
 LABEL_GAP = 11  # px between the labels of reference lines, so close limits stay readable
@@ -66,7 +68,6 @@ class Figure:
     x_ticks: tuple[tuple[float, str], ...]
     count: int
     summary: str
-    panels: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _y(value: float, panel: str) -> float:
@@ -125,7 +126,6 @@ def chart_figure(
         x_ticks,
         count,
         summary,
-        {"upper": (TOP, UPPER_BOTTOM), "lower": (LOWER_TOP, LOWER_BOTTOM)},
     )
 
 
@@ -169,11 +169,6 @@ def _limit_lines(limits: Mapping[str, Mapping[str, Any]]) -> list[Line]:
             if value is not None:
                 lines.append(Line(_y(float(value), panel), f"{short} {side} {value}", "limit"))
     return lines
-
-
-def clock(moment: datetime) -> str:
-    """1:05 PM-style local time, as the rest of the staff pages show it."""
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'PM' if moment.hour >= 12 else 'AM'}"
 
 
 def _time_ticks(begin: datetime, span: timedelta, zone: tzinfo) -> Iterable[tuple[float, str]]:

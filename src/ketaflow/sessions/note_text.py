@@ -9,12 +9,10 @@ reconciliation and the discharge. Times are the clinic's local time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import prefetch_related_objects
 
 from ketaflow.clinical.discharge import ALDRETE_ITEMS
@@ -22,11 +20,13 @@ from ketaflow.clinical.dose_events import EventKind
 from ketaflow.clinical.session_catalogue import route_labels, severities, side_effects
 from ketaflow.clinical.vitals import VITAL_SPECS
 from ketaflow.patients.models import VitalSigns
+from ketaflow.scheduling.calendar_cells import clock
 
+from .flow_common import zone_of
+from .flow_vitals import SESSION_FIELDS
 from .models import HomeSession, TreatmentSession
 from .recovery_common import num, person
 
-SERIES_FIELDS = ("systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "oxygen_saturation")
 NOTE_PREFETCH = (
     "clinic",
     "checked_in_by",
@@ -56,22 +56,17 @@ CHECKLIST_LABELS = {
 }
 
 
-def zone_of(session: TreatmentSession) -> tzinfo:
-    name = session.clinic.timezone if session.clinic_id and session.clinic else settings.TIME_ZONE
-    return ZoneInfo(name)
-
-
 def assemble_note(session: TreatmentSession) -> str:
     """The whole note as plain text (one query per related table)."""
     prefetch_related_objects([session], *NOTE_PREFETCH)
     zone = zone_of(session)
 
     def hm(moment: datetime | None) -> str:
-        return "-" if moment is None else moment.astimezone(zone).strftime("%H:%M")
+        return "-" if moment is None else clock(moment.astimezone(zone))
 
     lines = [
         f"Treatment session: {session.protocol_label}",
-        f"Date: {session.checked_in_at.astimezone(zone):%Y-%m-%d}; route: {session.route}; "
+        f"Date: {session.checked_in_at.astimezone(zone):%m/%d/%Y}; route: {session.route}; "
         f"setting: {session.get_setting_display().lower()}"
         + (f"; clinic: {session.clinic.name}" if session.clinic else ""),
         f"Checked in {hm(session.checked_in_at)} by {person(session.checked_in_by) or '-'}.",
@@ -232,7 +227,7 @@ def _vitals(session: TreatmentSession, hm: Any) -> list[str]:
     if not links:
         return []
     out = [f"{len(links)} readings from {hm(links[0].measured_at)} to {hm(links[-1].measured_at)}."]
-    for field in (*SERIES_FIELDS, "temperature_c"):
+    for field in SESSION_FIELDS:
         values = [getattr(link.vitals, field) for link in links if getattr(link.vitals, field) is not None]
         if values:
             spec = VITAL_SPECS[field]

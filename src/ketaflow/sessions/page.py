@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,25 +18,24 @@ from django.utils import timezone
 
 from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
-from ketaflow.clinical.controlled import expiry_status
 from ketaflow.clinical.discharge import ALDRETE_ITEMS
 from ketaflow.clinical.instruments.definition import Instrument
-from ketaflow.clinical.instruments.library import get_instrument
-from ketaflow.clinical.session_catalogue import RescueDrug, severities, side_effects
-from ketaflow.ledger.models import Balance, LedgerSettings
+from ketaflow.clinical.instruments.library import builtin_instruments, get_instrument
+from ketaflow.clinical.monitoring import MonitoringRules, clinic_settings
+from ketaflow.clinical.session_catalogue import RescueDrug, side_effects
 
 from . import forms
-from .live_chart import Figure, Reading, chart_figure
-from .models import TreatmentSession, VitalAlert
+from .flow_common import INFUSION_ROUTES, drug_of_route
+from .live_chart import Figure, Reading, chart_figure, clock
+from .models import SessionVitals, TreatmentSession, VitalAlert
+from .on_hand import Stock, draw_guides, stock_of
 from .view import SessionView, session_view
 
 Status = TreatmentSession.Status
 SCORED_INSTRUMENTS = ("cadss6", "moaas")
-ROUTE_DRUG = {"iv": "ketamine", "im": "ketamine", "sublingual_home": "ketamine", "esketamine": "esketamine"}
-INFUSION_ROUTES = ("iv",)
-DEFAULT_EXPIRY_WARN_DAYS = 60  # LedgerSettings' default, for a practice that has not saved its own
 VERIFY_LABEL = "clinic default — verify"
-PREGNANCY_LABELS = {"negative": "Negative", "positive": "Positive", "not_applicable": "Does not apply"}
+CLINIC_LABEL = "set by your clinic"
+PREPARING = (Status.CHECKED_IN, Status.DOSING)
 STATUS_BADGES = {
     Status.CHECKED_IN: "brand",
     Status.DOSING: "warn",
@@ -49,11 +49,19 @@ STATUS_BADGES = {
 
 @dataclass(frozen=True)
 class Rule:
-    """One number the page decides with, its source and whether the clinic must verify it."""
+    """One number the page decides with and its mark: '' (from the source shown below), the
+    verify label (a shipped default to confirm) or the clinic label (the clinic's own number)."""
 
     label: str
     value: str
-    verify: bool
+    mark: str
+
+
+def mark(rules: MonitoringRules, name: str) -> str:
+    """How a monitoring setting is marked beside its number (see `Rule`)."""
+    if name in clinic_settings(rules):
+        return CLINIC_LABEL
+    return VERIFY_LABEL if rules.is_verify(name) else ""
 
 
 def zone_of(session: TreatmentSession) -> ZoneInfo:
@@ -61,43 +69,11 @@ def zone_of(session: TreatmentSession) -> ZoneInfo:
     return ZoneInfo(clinic.timezone)
 
 
-def stock_choices(
-    actor: Actor, session: TreatmentSession, drugs: Iterable[str], today: date
-) -> list[tuple[str, str]]:
-    """("lot_id:location_id", label) for each unexpired lot of `drugs` with stock at the session's
-    clinic, soonest expiry first; the label carries the expiry and the quantity on hand."""
-    rows = (
-        Balance.objects.for_organization(actor.organization_id)
-        .filter(
-            quantity_mg__gt=0,
-            lot__product__drug__in=list(drugs),
-            lot__expires_on__gte=today,
-            location__is_active=True,
-        )
-        .select_related("lot__product", "location")
-        .order_by("lot__expires_on", "lot__lot_number")
-    )
-    if session.clinic_id is not None:
-        rows = rows.filter(location__clinic_id=session.clinic_id)
-    ledger = LedgerSettings.objects.filter(organization_id=actor.organization_id).first()
-    warn_days = ledger.expiry_warn_days if ledger else DEFAULT_EXPIRY_WARN_DAYS
-    choices = []
-    for row in rows:
-        lot = row.lot
-        soon = expiry_status(lot.expires_on, today, warn_days=warn_days) == "expiring"
-        label = (
-            f"{lot.product.name} · lot {lot.lot_number} · expires {lot.expires_on:%m/%d/%Y}"
-            f"{' (soon)' if soon else ''} · {row.quantity_mg.normalize():f} mg in {row.location.name}"
-        )
-        choices.append((f"{lot.pk}:{row.location_id}", label))
-    return choices
-
-
 def instruments() -> list[Instrument]:
     return [get_instrument(key) for key in SCORED_INSTRUMENTS]
 
 
-def readings_of(view: SessionView) -> list[Reading]:
+def chart_readings(view: SessionView) -> list[Reading]:
     keys = {
         "sys": "systolic_bp",
         "dia": "diastolic_bp",
@@ -116,7 +92,7 @@ def figure_of(view: SessionView, zone: ZoneInfo) -> Figure:
         session.pre_dose_vitals.measured_at if session.pre_dose_vitals else None
     )
     return chart_figure(
-        readings_of(view),
+        chart_readings(view),
         baseline=view.baseline,
         limits=session.monitoring.get("limits", {}),
         start=start,
@@ -134,9 +110,8 @@ def timer_context(view: SessionView) -> dict[str, Any]:
         "seconds_left": left,
         "overdue": timer.overdue(view.now),
         "every_min": timer.every_min,
-        "verify": view.rules.is_verify("vitals_every_min"),
+        "mark": mark(view.rules, "vitals_every_min"),
         "left_text": countdown_text(left),
-        "verify_label": VERIFY_LABEL,
     }
 
 
@@ -150,7 +125,7 @@ def countdown_text(seconds: int | None) -> str:
 
 def vitals_rows(view: SessionView) -> list[dict[str, Any]]:
     """The readings for the table, latest first, with their time as a datetime."""
-    phases = {"pre_dose": "Before dosing", "dosing": "Dosing", "recovery": "Recovery"}
+    phases = dict(SessionVitals.Phase.choices)
     return [
         {**p, "at": datetime.fromisoformat(p["t"]), "phase": phases.get(p["phase"], p["phase"])}
         for p in reversed(view.vitals_series)
@@ -160,22 +135,22 @@ def vitals_rows(view: SessionView) -> list[dict[str, Any]]:
 def rules_shown(view: SessionView) -> list[Rule]:
     """The monitoring numbers of this session with their verify marks (source shown once beside them)."""
     rules = view.rules
-    shown = [Rule(f"{t.label} limit", t.text, rules.is_verify("limits")) for t in view.thresholds]
+    shown = [Rule(f"{t.label} limit", t.text, mark(rules, "limits")) for t in view.thresholds]
     if rules.systolic_rise_mmhg:
         shown.append(
             Rule(
                 "Systolic rise above baseline",
                 f"at most {rules.systolic_rise_mmhg} mmHg",
-                rules.is_verify("systolic_rise_mmhg"),
+                mark(rules, "systolic_rise_mmhg"),
             )
         )
     if rules.vitals_every_min:
         shown.append(
-            Rule("Vital signs", f"every {rules.vitals_every_min} min", rules.is_verify("vitals_every_min"))
+            Rule("Vital signs", f"every {rules.vitals_every_min} min", mark(rules, "vitals_every_min"))
         )
     shown.append(
         Rule(
-            "Minimum observation", f"{rules.min_observation_min} min", rules.is_verify("min_observation_min")
+            "Minimum observation", f"{rules.min_observation_min} min", mark(rules, "min_observation_min")
         )
     )
     return shown
@@ -184,27 +159,31 @@ def rules_shown(view: SessionView) -> list[Rule]:
 def pre_dose_shown(view: SessionView) -> list[Rule]:
     rules = view.rules
     shown = [
-        Rule(f"{t.label} before dosing", t.text, rules.is_verify("pre_dose")) for t in view.pre_dose_limits
+        Rule(f"{t.label} before dosing", t.text, mark(rules, "pre_dose")) for t in view.pre_dose_limits
     ]
     if rules.fasting_hours:
         liquids = f"; no liquids for {rules.no_liquids_min} min" if rules.no_liquids_min else ""
-        shown.append(Rule("Fasting", f"{rules.fasting_hours} h{liquids}", rules.is_verify("fasting_hours")))
+        shown.append(Rule("Fasting", f"{rules.fasting_hours} h{liquids}", mark(rules, "fasting_hours")))
     if rules.pregnancy_test:
-        shown.append(Rule("Pregnancy test", "required", rules.is_verify("pregnancy_test")))
+        shown.append(Rule("Pregnancy test", "required", mark(rules, "pregnancy_test")))
     if rules.escort_required:
-        shown.append(Rule("Escort home", "named, with a phone number", rules.is_verify("escort_required")))
+        shown.append(Rule("Escort home", "named, with a phone number", mark(rules, "escort_required")))
     if rules.second_check:
-        shown.append(Rule("Second person checks the preparation", "yes", rules.is_verify("second_check")))
+        shown.append(Rule("Second person checks the preparation", "yes", mark(rules, "second_check")))
     return shown
 
 
+def _today(zone: ZoneInfo) -> date:
+    return timezone.now().astimezone(zone).date()
+
+
 def preparation_form(
-    actor: Actor, session: TreatmentSession, zone: ZoneInfo, data: Any = None
+    actor: Actor, session: TreatmentSession, zone: ZoneInfo, data: Any = None, *, stock: Stock | None = None
 ) -> forms.PreparationForm:
     """The preparation form offering the lots of the route's drug on hand at the session's clinic."""
-    today = timezone.now().astimezone(zone).date()
-    stock = stock_choices(actor, session, [ROUTE_DRUG.get(session.route, "ketamine")], today)
-    return forms.PreparationForm(data, stock=stock, route=session.route, zone=zone)
+    drug = drug_of_route(session.route)
+    stock = stock or stock_of(actor, session, [drug], _today(zone))
+    return forms.PreparationForm(data, stock=stock.choices([drug]), route=session.route, zone=zone)
 
 
 def rescue_form(
@@ -214,13 +193,16 @@ def rescue_form(
     formulary: tuple[RescueDrug, ...],
     open_alerts: Iterable[VitalAlert],
     data: Any = None,
+    *,
+    stock: Stock | None = None,
 ) -> forms.RescueForm:
     """The rescue form: the formulary's doses, the controlled drugs' lots on hand, the open alerts."""
-    today = timezone.now().astimezone(zone).date()
     controlled = [d.key for d in formulary if d.controlled]
-    stock = stock_choices(actor, session, controlled, today) if controlled else []
-    alerts = [(str(a.pk), f"{a.raised_at.astimezone(zone):%H:%M} {a.message}") for a in open_alerts]
-    return forms.RescueForm(data, formulary=formulary, stock=stock, alerts=alerts, zone=zone)
+    if controlled and stock is None:
+        stock = stock_of(actor, session, controlled, _today(zone))
+    choices = stock.choices(controlled) if stock is not None else []
+    alerts = [(str(a.pk), f"{clock(a.raised_at.astimezone(zone))} {a.message}") for a in open_alerts]
+    return forms.RescueForm(data, formulary=formulary, stock=choices, alerts=alerts, zone=zone)
 
 
 def alert_prefix(alert: VitalAlert) -> str:
@@ -258,18 +240,23 @@ def event_initial(view: SessionView) -> dict[str, Any]:
     return {"amount_mg": f"{per.normalize():f}"}
 
 
-def page_forms(actor: Actor, view: SessionView, zone: ZoneInfo, given: dict[str, Any]) -> dict[str, Any]:
-    """Each section's form: the one that failed (in `given`), else a fresh one."""
+def page_forms(
+    actor: Actor, view: SessionView, zone: ZoneInfo, given: dict[str, Any], *, preparing: bool, charting: bool
+) -> dict[str, Any]:
+    """Each section's form: the one that failed (in `given`), else a fresh one. The preparation and
+    rescue forms (and the stock they offer, one query) only while their sections are open."""
     session = view.session
+    drug = drug_of_route(session.route)
+    drugs = [drug] if preparing else []
+    drugs += [d.key for d in view.formulary if d.controlled] if charting else []
+    stock = stock_of(actor, session, drugs, _today(zone)) if drugs else None
     built: dict[str, Any] = {
         "checklist_form": lambda: forms.ChecklistForm(initial=_checklist_initial(session), zone=zone),
         "override_form": lambda: forms.ReasonForm(zone=zone, label="Reason to proceed"),
         "cancel_form": lambda: forms.ReasonForm(zone=zone, prefix="cancel", label="Reason for cancelling"),
-        "prep_form": lambda: preparation_form(actor, session, zone),
         "event_form": lambda: forms.EventForm(initial=event_initial(view), zone=zone),
         "vitals_form": lambda: forms.VitalsForm(zone=zone),
         "effect_form": lambda: forms.SideEffectForm(zone=zone),
-        "rescue_form": lambda: rescue_form(actor, session, zone, view.formulary, view.open_alerts),
         "aldrete_form": lambda: forms.AldreteForm(suggested=view.aldrete_suggested, zone=zone),
         "discharge_form": lambda: forms.DischargeForm(
             initial={
@@ -281,29 +268,48 @@ def page_forms(actor: Actor, view: SessionView, zone: ZoneInfo, given: dict[str,
         "sign_form": lambda: forms.NoteForm(initial={"note": session.note}, zone=zone),
         "amend_form": lambda: forms.NoteForm(initial={"note": session.note}, amend=True, zone=zone),
     }
+    if preparing:
+        built["prep_form"] = lambda: preparation_form(actor, session, zone, stock=stock)
+    if charting:
+        built["rescue_form"] = lambda: rescue_form(
+            actor, session, zone, view.formulary, view.open_alerts, stock=stock
+        )
     made = {name: given.get(name) or make() for name, make in built.items()}
     made["alert_forms"] = alert_forms(view, zone, given.get("alert_forms", {}))
     scores = given.get("score_forms", {})
     made["score_forms"] = [
         scores.get(i.id) or forms.ScoreForm(instrument=i, zone=zone) for i in instruments()
     ]
+    if preparing and stock is not None:
+        prepared_mg = sum((p.drawn_mg for p in view.preparations), Decimal(0))
+        made["draw_guides"] = draw_guides(session, stock.products(drug), prepared_mg)
     return made
+
+
+def follow_up_shown(view: SessionView) -> list[tuple[str, datetime]]:
+    """(instrument's short name, due) of the follow-up questionnaires; an unknown id as it is."""
+    library = builtin_instruments()
+    return [
+        (library[d.instrument_id].short_name if d.instrument_id in library else d.instrument_id, d.due_at)
+        for d in view.follow_up
+    ]
 
 
 def page_context(actor: Actor, session: TreatmentSession, **given: Any) -> dict[str, Any]:
     """Everything the chairside page shows, for a session opened (and the read audited) already."""
-    now = timezone.now()
     zone = zone_of(session)
-    view = session_view(session, now)
+    view = session_view(session, timezone.now())
     status = Status(session.status)
-    running = "not started" if view.delivery is None else view.delivery.state
-    latest_scores = {s.instrument_id: s for s in view.scores}
+    can_chart = actor.can(Permission.CHART_SESSIONS) and not session.is_locked
+    can_handle = actor.can(Permission.HANDLE_CONTROLLED)
+    charting = status in (Status.CHECKED_IN, Status.DOSING, Status.RECOVERY)
+    preparing = can_chart and can_handle and status in PREPARING
+    pregnancy = dict(forms.ChecklistForm.base_fields["pregnancy_test"].choices)  # type: ignore[attr-defined]
     return {
         "session": session,
         "patient": session.patient,
         "view": view,
         "zone": zone,
-        "now": now,
         "status_badge": STATUS_BADGES.get(status, "brand"),
         "section": "sessions",
         "timer": timer_context(view),
@@ -313,24 +319,21 @@ def page_context(actor: Actor, session: TreatmentSession, **given: Any) -> dict[
         "verify_label": VERIFY_LABEL,
         "readiness": view.readiness,
         "infusion": session.route in INFUSION_ROUTES,
-        "dose_state": running,
+        "dose_state": "not started" if view.delivery is None else view.delivery.state,
         "open_alerts": view.open_alerts,
         "aldrete_items": [(key, label) for key, (label, _) in ALDRETE_ITEMS.items()],
         "effect_labels": side_effects(),
-        "severity_labels": severities(),
-        "latest_scores": latest_scores,
-        "instruments": instruments(),
-        "can_chart": actor.can(Permission.CHART_SESSIONS) and not session.is_locked,
+        "can_chart": can_chart,
         "can_sign": actor.can(Permission.SIGN_DOSES),
-        "can_handle": actor.can(Permission.HANDLE_CONTROLLED),
+        "can_handle": can_handle,
         "before_dosing": status == Status.CHECKED_IN,
-        "monitoring": status in (Status.DOSING, Status.RECOVERY),
-        "charting": status in (Status.CHECKED_IN, Status.DOSING, Status.RECOVERY),
+        "preparing": preparing,
+        "dosing_open": can_chart and status in PREPARING,
+        "charting": charting,
         "recovering": status == Status.RECOVERY,
-        "finished": status in (Status.DISCHARGED, Status.SIGNED),
-        "response_labels": dict(VitalAlert.Response.choices),
         "vitals_rows": vitals_rows(view),
-        "observation_verify": view.rules.is_verify("min_observation_min"),
-        "pregnancy_label": PREGNANCY_LABELS.get((session.checklist or {}).get("pregnancy_test", ""), ""),
-        **page_forms(actor, view, zone, given),
+        "observation_mark": mark(view.rules, "min_observation_min"),
+        "pregnancy_label": pregnancy.get((session.checklist or {}).get("pregnancy_test", ""), ""),
+        "follow_up": follow_up_shown(view),
+        **page_forms(actor, view, zone, given, preparing=preparing, charting=can_chart and charting),
     }

@@ -168,6 +168,7 @@ def discharge(
                 for c in channels
             ),
         ]
+        session.note = assemble_note(session)
         session.save(
             update_fields=[
                 "status",
@@ -176,13 +177,12 @@ def discharge(
                 "discharge_override_reason",
                 "escort_handover_name",
                 "instructions_sent",
+                "note",
                 "updated_at",
             ]
         )
         if session.route == "esketamine":
             create_form(session, actor=actor)
-        session.note = assemble_note(session)
-        session.save(update_fields=["note", "updated_at"])
         record(
             actor,
             Action.UPDATE,

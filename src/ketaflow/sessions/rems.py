@@ -25,10 +25,12 @@ from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
 from ketaflow.clinical.rems import rems_answers
 from ketaflow.patients.models import Patient
+from ketaflow.plans.measures import clinic_today
 from ketaflow.plans.models import OPEN_PHASES, TreatmentPlan
 from ketaflow.validation import FieldError, ValidationFailed
 
-from .models import RemsEnrolment, RemsForm, SessionSettings, TreatmentSession
+from .models import RemsEnrolment, RemsForm, TreatmentSession
+from .recovery_common import session_settings
 from .rems_facts import session_facts, treatment_day
 
 BOARD_DAYS = 7  # the board's "due within" window (the issue: forms due within 7 days)
@@ -42,15 +44,8 @@ def forms_of(organization_id: uuid.UUID) -> Any:
 
 
 def rems_due_days(organization_id: uuid.UUID) -> int:
-    """The practice's REMS window in days (7 unless its session settings say otherwise)."""
-    found = SessionSettings.objects.filter(organization_id=organization_id).values_list(
-        "rems_due_days", flat=True
-    )
-    return next(iter(found), None) or 7
-
-
-def _clinic_today(patient: Patient) -> date:
-    return timezone.localdate(timezone=ZoneInfo(patient.home_clinic.timezone))
+    """The practice's REMS window in days (the settings' default, 7, unless it set its own)."""
+    return session_settings(organization_id).rems_due_days
 
 
 # ---------- enrolment ----------
@@ -77,7 +72,7 @@ def enrol(
         errors = []
         if enrolled_on is None:
             errors.append(FieldError("enrolled_on", "Enter the date the patient was enrolled."))
-        elif enrolled_on > _clinic_today(patient):
+        elif enrolled_on > clinic_today(patient):
             errors.append(FieldError("enrolled_on", "The enrolment date cannot be in the future."))
         if len(rems_id) > REMS_ID_MAX:
             errors.append(FieldError("rems_patient_id", f"Use at most {REMS_ID_MAX} characters."))

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 from ketaflow.clinical.dose_events import EventKind
 from ketaflow.clinical.medications import medication_catalogue
-from ketaflow.clinical.monitoring import parse_rules
 from ketaflow.clinical.rems import MedicationFact, Reading, RemsFacts
 from ketaflow.patients.models import Medication, SexAtBirth, VitalSigns
 
+from .flow_common import rules_of
 from .models import DoseEvent, DosePreparation, SessionScore, SessionVitals, SideEffect, TreatmentSession
+from .recovery_common import person
 
 
 def reading_of(vitals: VitalSigns) -> Reading:
@@ -28,12 +29,6 @@ def reading_of(vitals: VitalSigns) -> Reading:
         respiratory_rate=vitals.respiratory_rate,
         oxygen_saturation=vitals.oxygen_saturation,
     )
-
-
-def _person(user: object) -> str:
-    if user is None:
-        return ""
-    return str(user.get_full_name() or user.username)  # type: ignore[attr-defined]
 
 
 def _medications(session: TreatmentSession) -> tuple[MedicationFact, ...]:
@@ -64,7 +59,7 @@ def session_facts(session: TreatmentSession) -> RemsFacts:
     clinic = session.clinic or session.plan.clinic
     zone = ZoneInfo(clinic.timezone)
     plan = session.plan
-    prescriber = _person(plan.prescriber.user) if plan.prescriber is not None else _person(plan.signed_by)
+    prescriber = person(plan.prescriber.user) if plan.prescriber is not None else person(plan.signed_by)
     events = list(
         DoseEvent.objects.for_organization(org).filter(session=session).order_by("at", "recorded_at")
     )
@@ -101,7 +96,7 @@ def session_facts(session: TreatmentSession) -> RemsFacts:
         else "At home",
         zone=clinic.timezone,
         treatment_date=treatment_day(session, zone),
-        rules=parse_rules(session.route, session.monitoring),
+        rules=rules_of(session),
         medications=_medications(session),
         delivered_mg=session.delivered_mg,
         lot_numbers=tuple(dict.fromkeys(lots)),

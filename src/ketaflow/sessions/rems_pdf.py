@@ -52,7 +52,7 @@ def missing_labels(form: RemsForm) -> list[str]:
 
 
 def filename_for(form: RemsForm) -> str:
-    """`rems-<MRN>-<treatment due date>.pdf`, the MRN reduced to safe characters."""
+    """`rems-monitoring-<MRN>-<treatment date>.pdf`, the MRN reduced to safe characters."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", form.patient.mrn) or "patient"
     return f"rems-monitoring-{safe}-{form.session.checked_in_at:%Y%m%d}.pdf"
 

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ketaflow.accounts.roles import Permission
 from ketaflow.patients.services import open_patient
+from ketaflow.plans.measures import clinic_today
+from ketaflow.scheduling.calendar import today_in, zone_of
 from ketaflow.validation import ValidationFailed
 from ketaflow.web.access import staff_view
 from ketaflow.web.form_errors import show_errors
@@ -55,12 +57,15 @@ class SubmitForm(forms.Form):
 def rems_board(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     board = rems.rems_board(actor, timezone.localdate())
-    return render(request, "sessions/rems_board.html", {"board": board, "days": rems.BOARD_DAYS})
+    context = {"board": board, "days": rems.BOARD_DAYS, "due_days": rems.rems_due_days(actor.organization_id)}
+    return render(request, "sessions/rems_board.html", context)
 
 
 def _form_page(request: HttpRequest, form_id: uuid.UUID, submit: SubmitForm | None = None) -> HttpResponse:
+    """The form, its dates and times in the treating clinic's zone (the due date was set in it)."""
     actor = request.actor  # type: ignore[attr-defined]
     found = rems.open_form(actor, form_id)
+    clinic = found.session.clinic or found.patient.home_clinic
     context: dict[str, Any] = {
         "form": found,
         "sections": sections(found),
@@ -68,10 +73,11 @@ def _form_page(request: HttpRequest, form_id: uuid.UUID, submit: SubmitForm | No
         "session_url": session_link(found.session),
         "submit_form": submit or SubmitForm(),
         "can_submit": actor.can(Permission.CHART_SESSIONS) and found.status == found.Status.DUE,
-        "overdue": found.status == found.Status.DUE and found.due_on < timezone.localdate(),
+        "overdue": found.status == found.Status.DUE and found.due_on < today_in(clinic),
     }
     status = 422 if submit is not None and submit.errors else 200
-    return render(request, "sessions/rems_form.html", context, status=status)
+    with timezone.override(zone_of(clinic)):
+        return render(request, "sessions/rems_form.html", context, status=status)
 
 
 @require_GET
@@ -111,7 +117,7 @@ def rems_enrol(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     patient = open_patient(actor, patient_id, purpose="rems-enrolment")
     enrolment = rems.enrolment_of(actor.organization_id, patient.pk)
-    form = EnrolForm(request.POST or None, initial={"enrolled_on": timezone.localdate()})
+    form = EnrolForm(request.POST or None, initial={"enrolled_on": clinic_today(patient)})
     if request.method == "POST" and form.is_valid():
         try:
             rems.enrol(

@@ -20,11 +20,14 @@ from ketaflow.validation import FieldError, ValidationFailed
 from .models import SessionSettings
 from .recovery_common import session_settings
 
+DEFAULTS = SessionSettings()  # unsaved: the model's defaults, quoted in the notes below
+
 NOTES = {
-    "aldrete_minimum": f"Default 9. {ALDRETE_SOURCE}.",
-    "aldrete_alternative": "Default 8, allowed only with 2 on respiration and on oxygen saturation; "
-    "blank for none.",
-    "rems_due_days": "Default 7: the Spravato REMS monitoring form is due within 7 days of every dose.",
+    "aldrete_minimum": f"Default {DEFAULTS.aldrete_minimum}. {ALDRETE_SOURCE}.",
+    "aldrete_alternative": f"Default {DEFAULTS.aldrete_alternative}, allowed only with 2 on respiration "
+    "and on oxygen saturation; blank for none.",
+    "rems_due_days": f"Default {DEFAULTS.rems_due_days}: the Spravato REMS monitoring form is due within "
+    "7 days of every dose.",
     "formulary": formulary_source(),
 }
 

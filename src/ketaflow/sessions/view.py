@@ -35,6 +35,7 @@ from .checkin import may_start
 from .effects import formulary_of
 from .flow_common import rules_of
 from .flow_events import delivery_of
+from .flow_vitals import SESSION_FIELDS
 from .models import (
     DoseEvent,
     DosePreparation,
@@ -55,14 +56,6 @@ SERIES_KEYS = (
     ("heart_rate", "hr"),
     ("oxygen_saturation", "spo2"),
     ("respiratory_rate", "rr"),
-)
-BASELINE_FIELDS = (
-    "systolic_bp",
-    "diastolic_bp",
-    "heart_rate",
-    "respiratory_rate",
-    "oxygen_saturation",
-    "temperature_c",
 )
 VIEW_PREFETCH = (
     "checked_in_by",
@@ -219,7 +212,7 @@ def _pre_dose(session: TreatmentSession, links: list[Any]) -> VitalSigns | None:
 def _baseline(vitals: VitalSigns | None) -> dict[str, Any] | None:
     if vitals is None:
         return None
-    found: dict[str, Any] = {field: getattr(vitals, field) for field in BASELINE_FIELDS}
+    found: dict[str, Any] = {field: getattr(vitals, field) for field in SESSION_FIELDS}
     found["measured_at"] = vitals.measured_at
     return found
 

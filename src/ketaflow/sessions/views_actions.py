@@ -62,12 +62,13 @@ def act(
     anchor: str,
     *,
     keep: Callable[[Any], Any] | None = None,
+    session: TreatmentSession | None = None,
 ) -> HttpResponse:
     """Bind `make(data, zone=...)` to the POST; on a valid form run `call`, whose return is the
     success message; a ValidationFailed puts each error beside its field. The page is shown again
-    with the form as `name` (or `keep(form)`)."""
+    with the form as `name` (or `keep(form)`). `session`: the one the caller has found already."""
     actor: Actor = request.actor  # type: ignore[attr-defined]
-    session = _session(actor, session_id)
+    session = session or _session(actor, session_id)
     form = make(request.POST, zone=zone_of(session))
     if form.is_valid():
         try:
@@ -162,6 +163,7 @@ def prepare(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         lambda data, zone: preparation_form(actor, session, zone, data),
         call,
         "dose",
+        session=session,
     )
 
 
@@ -182,20 +184,22 @@ def verify(request: HttpRequest, session_id: uuid.UUID, preparation_id: uuid.UUI
 
 
 RATE_KINDS = ("start", "rate", "resume")
+AMOUNT_KINDS = ("give",)
 
 
 @post(Permission.CHART_SESSIONS)
 def event(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     def call(actor: Actor, session: TreatmentSession, form: f.EventForm) -> str:
         data = form.cleaned_data
+        kind = data.get("kind", "")
         made = doses.record_event(
             actor,
             session.pk,
-            kind=data.get("kind", ""),
+            kind=kind,
             at=form.moment(),
-            # The form sends the pump rate with every button; only these kinds set one.
-            rate_ml_per_h=(data.get("rate_ml_per_h") or None) if data.get("kind") in RATE_KINDS else None,
-            amount_mg=data.get("amount_mg") or None,
+            # The form sends the pump rate (or the amount) with every button; only these kinds set one.
+            rate_ml_per_h=(data.get("rate_ml_per_h") or None) if kind in RATE_KINDS else None,
+            amount_mg=(data.get("amount_mg") or None) if kind in AMOUNT_KINDS else None,
             note=data.get("note", ""),
         )
         return f"{made.get_kind_display()} at {clock(made.at.astimezone(form.zone))}."
@@ -289,7 +293,7 @@ def rescue(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         made = effects.give_rescue(actor, session.pk, **form.values())
         return f"{made.drug_name} {made.dose_mg.normalize():f} mg recorded."
 
-    return act(request, session_id, "rescue_form", make, call, "effects")
+    return act(request, session_id, "rescue_form", make, call, "effects", session=session)
 
 
 @post(Permission.CHART_SESSIONS)

@@ -31,7 +31,7 @@ from ketaflow.web.access import staff_view
 from .access import sessions_of
 from .checkin import check_in as check_in_service
 from .models import TreatmentSession
-from .page import STATUS_BADGES
+from .page import STATUS_BADGES, zone_of
 
 SECTION = "sessions"
 Status = TreatmentSession.Status
@@ -120,7 +120,7 @@ def today(request: HttpRequest) -> HttpResponse:
             visit.tone = STATUS_TONES.get(Appointment.Status(visit.status), "brand")  # type: ignore[attr-defined]
     for session in [*running, *unsigned]:
         session.badge = STATUS_BADGES.get(Status(session.status), "brand")  # type: ignore[attr-defined]
-        session.zone = (session.clinic or session.patient.home_clinic).timezone  # type: ignore[attr-defined]
+        session.zone = zone_of(session)  # type: ignore[attr-defined]
     return render(
         request,
         "sessions/today.html",

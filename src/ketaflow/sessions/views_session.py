@@ -23,7 +23,7 @@ from ketaflow.web.access import staff_view
 from .access import open_session
 from .live_chart import chart_json
 from .models import TreatmentSession
-from .page import alert_forms, figure_of, page_context, readings_of, timer_context, zone_of
+from .page import alert_forms, chart_readings, figure_of, page_context, timer_context, zone_of
 from .view import session_view
 
 
@@ -56,7 +56,7 @@ def chart(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     view = session_view(session, timezone.now())
     if request.GET.get("format") == "json":
         data = chart_json(
-            readings_of(view),
+            chart_readings(view),
             baseline=view.baseline,
             limits=session.monitoring.get("limits", {}),
             source=view.rules.source,

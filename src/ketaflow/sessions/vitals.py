@@ -31,7 +31,7 @@ from ketaflow.validation import FieldError, ValidationFailed
 from .access import locked_session
 from .flow_common import INFUSION_ROUTES, moment, rules_of, text
 from .flow_events import append_event, events_of
-from .flow_vitals import baseline_of, build_set, clean_readings, notify_prescriber, open_crossings, phase_of
+from .flow_vitals import baseline_of, build_set, clean_readings, notify_alerts, open_crossings, phase_of
 from .models import RescueDose, SessionVitals, TreatmentSession, VitalAlert
 
 BATCH_LIMIT = 500
@@ -90,7 +90,7 @@ def record_vitals(
         for alert in new.alerts:
             alert.save()
             alert.session, alert.vitals = session, new.vitals
-        notify_prescriber(session, new.alerts)
+        notify_alerts(session, new.alerts)
         record_many(actor, _audit(session, [new.vitals], new.alerts, how))
     return VitalsResult(new.link, new.alerts)
 
@@ -182,7 +182,7 @@ def ingest_batch(actor: Actor, session_id: uuid.UUID | str, readings: list[dict[
         vitals = VitalSigns.objects.bulk_create([s.vitals for s in sets], batch_size=500)
         SessionVitals.objects.bulk_create([s.link for s in sets], batch_size=500)
         alerts = VitalAlert.objects.bulk_create([a for s in sets for a in s.alerts], batch_size=500)
-        notify_prescriber(session, alerts)
+        notify_alerts(session, alerts)
         record_many(actor, _audit(session, vitals, alerts, SessionVitals.Source.MONITOR.value))
     return BatchResult(len(vitals), list(alerts))
 

@@ -28,9 +28,3 @@ def signed_mg(value: Any) -> str:
         return NONE
     number = Decimal(str(value))
     return ("+" if number > 0 else "-" if number < 0 else "") + mg_text(abs(number))
-
-
-@register.filter
-def get_item(mapping: Any, key: Any) -> Any:
-    """`mapping[key]`, or '' when missing."""
-    return mapping.get(key, "") if hasattr(mapping, "get") else ""
