@@ -579,6 +579,7 @@ def manage(args: tuple[str, ...]) -> None:
 
 def _register_app_commands() -> None:
     """The apps' own command groups, registered here so every command is listed in one file."""
+    from ketaflow.fhir.commands import fhir
     from ketaflow.ledger.commands import ledger
     from ketaflow.plans.commands import plans
     from ketaflow.scheduling.commands import schedule
@@ -588,6 +589,7 @@ def _register_app_commands() -> None:
     main.add_command(schedule)
     main.add_command(sessions)
     main.add_command(ledger)
+    main.add_command(fhir)
 
 
 _register_app_commands()

@@ -25,7 +25,7 @@ from tests.e2e.conftest import (
 from tests.e2e.web_client import WebClient, sign_in
 
 COMMANDS = ("serve", "migrate", "createadmin", "demo", "check", "token", "audit", "instruments", "measures",
-            "eligibility", "plans", "schedule", "sessions", "ledger")
+            "eligibility", "plans", "schedule", "sessions", "ledger", "fhir")
 _HELP_COMMAND = re.compile(r"^  (\S+)\s{2,}", re.MULTILINE)
 
 

@@ -19,7 +19,6 @@ from ketaflow.audit.trail import verify_chain
 from ketaflow.clinical.conditions import catalogue
 from ketaflow.clinical.demographics import AgeBands, AgeGroup, age_on
 from ketaflow.clinics.models import Clinic, Organization, Room
-from ketaflow.demo import loader
 from ketaflow.demo.loader import (
     DEMO_PASSWORD,
     DemoAlreadyLoaded,
@@ -31,18 +30,16 @@ from ketaflow.demo.loader import (
 )
 from ketaflow.demo.patients import PatientGenerator
 from ketaflow.demo.pools import build_pools
-from ketaflow.demo.regions import REGIONS
 from ketaflow.patients.fields import clean_patient_fields, search_text_for
 from ketaflow.patients.models import Allergy, AllergyStatus, Condition, Patient, PatientAlert
+from tests.integration.demo_support import module_demo
 
 pytestmark = pytest.mark.django_db
 PATIENTS = 40
 FICTIONAL_PHONE = re.compile(r"^\+1\d{3}55501\d{2}$")
 
 
-@pytest.fixture
-def demo() -> DemoSummary:
-    return load_demo(patients=PATIENTS, seed=2026)
+demo = module_demo(PATIENTS)
 
 
 def _patients(summary: DemoSummary) -> list[Patient]:
@@ -157,19 +154,6 @@ def test_generated_patient_fields_pass_the_registry_rules_unchanged():
         assert clean_patient_fields(synthetic.fields, region="US", today=date(2026, 3, 1)) == synthetic.fields
 
 
-def test_the_same_seed_loads_the_same_patient_names():
-    summary = load_demo(patients=PATIENTS, seed=7)
-    loaded = [(p.legal_given_name, p.legal_family_name, p.date_of_birth) for p in _patients(summary)]
-    clinics = [Clinic.objects.get(name=region.clinic_name).pk for region in REGIONS]
-    today = timezone.localdate()
-    again = PatientGenerator(7, build_pools(7), clinics, today)
-    expected = [(s.fields["legal_given_name"], s.fields["legal_family_name"], s.fields["date_of_birth"])
-                for s in (next(again) for _ in range(PATIENTS))]
-    other = PatientGenerator(8, build_pools(8), clinics, today)
-    assert loaded == expected
-    assert [(s.fields["legal_given_name"], s.fields["legal_family_name"])
-            for s in (next(other) for _ in range(PATIENTS))] != [n[:2] for n in loaded]
-
 
 def test_demo_logins_name_every_demo_account_starting_with_the_owner(demo):
     logins = demo_logins()
@@ -190,15 +174,6 @@ def test_loading_the_demo_twice_is_refused_and_changes_nothing(demo):
     assert Organization.objects.count() == 1
     assert Patient.objects.count() == PATIENTS
 
-
-def test_progress_counts_each_batch_and_numbering_runs_on_across_batches(monkeypatch):
-    monkeypatch.setattr(loader, "BATCH_SIZE", 15)
-    reported: list[int] = []
-    summary = load_demo(patients=PATIENTS, seed=3, progress=reported.append)
-    assert reported == [15, 15, 10]
-    mrns = [p.mrn for p in _patients(summary)]
-    assert len(set(mrns)) == PATIENTS and mrns[-1].endswith(f"{PATIENTS:06d}")
-    assert verify_chain(chain_key(summary.organization_id)).ok
 
 
 def test_staff_added_after_the_demo_must_still_set_up_two_factor(demo):

@@ -14,21 +14,20 @@ from ketaflow.clinical.demographics import ADULT_FROM_AGE, OLDER_ADULT_FROM_AGE,
 from ketaflow.clinics.models import Organization
 from ketaflow.consent.models import Consent
 from ketaflow.demo.evaluations import showcase_patients
-from ketaflow.demo.loader import DemoSummary, load_demo
+from ketaflow.demo.loader import DemoSummary
 from ketaflow.eligibility.models import EligibilityDecision
 from ketaflow.enquiries.models import Lead
 from ketaflow.evaluation.models import Evaluation
 from ketaflow.intake.models import Intake
 from ketaflow.measurement.models import Notification
 from ketaflow.patients.models import Medication, Patient
+from tests.integration.demo_support import module_demo
 
 pytestmark = pytest.mark.django_db
 PATIENTS = 20
 
 
-@pytest.fixture
-def demo() -> DemoSummary:
-    return load_demo(patients=PATIENTS, seed=2026)
+demo = module_demo(PATIENTS)
 
 
 def _on_the_pathway(demo: DemoSummary) -> set[object]:

@@ -17,7 +17,7 @@ from ketaflow.audit.trail import verify_chain
 from ketaflow.clinical.instruments import get_instrument, score
 from ketaflow.clinical.outcomes import Measurement, OutcomeRules, assess_outcome
 from ketaflow.clinics.models import Clinic, Organization
-from ketaflow.demo.loader import DemoSummary, load_demo
+from ketaflow.demo.loader import DemoSummary
 from ketaflow.demo.measures import MeasureGenerator
 from ketaflow.demo.patients import PatientGenerator
 from ketaflow.demo.pools import build_pools
@@ -39,6 +39,7 @@ from ketaflow.measurement.schedule import due_measures, refresh_due
 from ketaflow.patients.models import Condition, Patient
 from ketaflow.plans.models import TreatmentPlan
 from ketaflow.sessions.models import SessionScore
+from tests.integration.demo_support import module_demo
 
 pytestmark = pytest.mark.django_db
 PATIENTS = 80
@@ -46,9 +47,7 @@ SEED = 2026
 PHQ9_RULES = OutcomeRules().for_instrument(get_instrument("phq9"))
 
 
-@pytest.fixture
-def demo() -> DemoSummary:
-    return load_demo(patients=PATIENTS, seed=SEED)
+demo = module_demo(PATIENTS, SEED)
 
 
 def _staff(summary: DemoSummary, username: str) -> StaffMember:

@@ -14,22 +14,20 @@ from ketaflow.audit.models import AuditEvent, chain_key
 from ketaflow.audit.trail import verify_chain
 from ketaflow.billing.models import Estimate, Invoice, Payment
 from ketaflow.clinics.models import OpeningHours
-from ketaflow.demo.loader import DemoSummary, load_demo
 from ketaflow.demo.planned import PAST_EVALUATION
 from ketaflow.demo.showcase import showcase_planned
 from ketaflow.measurement.models import MeasurementPlan, Treatment
 from ketaflow.plans.models import DoseChange, ReviewPoint, TreatmentPlan
 from ketaflow.plans.snapshot import protocol_of
 from ketaflow.scheduling.models import Appointment, AppointmentStaff, ClosedDay, StaffHours, WaitlistEntry
+from tests.integration.demo_support import module_demo
 
 pytestmark = pytest.mark.django_db
 PATIENTS = 40
 ACTIVE = ("booked", "arrived", "completed")
 
 
-@pytest.fixture
-def demo() -> DemoSummary:
-    return load_demo(patients=PATIENTS, seed=2026)
+demo = module_demo(PATIENTS)
 
 
 def test_every_patient_past_evaluation_has_a_signed_plan_visits_past_and_booked_and_an_invoice(demo):

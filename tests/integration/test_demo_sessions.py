@@ -10,7 +10,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from ketaflow.accounts.models import StaffMember
@@ -21,7 +20,6 @@ from ketaflow.clinical.controlled import EntryKind
 from ketaflow.clinics.models import Organization
 from ketaflow.demo.chairside import in_progress as dosing_now
 from ketaflow.demo.ledger_stock import Stock
-from ketaflow.demo.loader import DemoSummary, load_demo
 from ketaflow.demo.replay import Timeline
 from ketaflow.demo.seat import Chair
 from ketaflow.ledger.expiry import expiry_alerts
@@ -40,6 +38,7 @@ from ketaflow.sessions.models import (
     VitalAlert,
 )
 from ketaflow.sessions.rems import rems_board
+from tests.integration.demo_support import module_demo
 from tests.integration.sessions_factories import booked_treatment, nurse, prescriber, stock
 
 pytestmark = pytest.mark.django_db
@@ -48,12 +47,7 @@ Status = TreatmentSession.Status
 DONE = (Status.DISCHARGED, Status.SIGNED)
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> DemoSummary:
-    """One demo load for the module (the tests only read it), rolled back at the end."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield load_demo(patients=PATIENTS, seed=2026)
-        transaction.set_rollback(True)
+demo = module_demo(PATIENTS)
 
 
 def _actor(demo, username):

@@ -18,7 +18,7 @@ from .models import StaffMember, User
 from .services import actor_for
 from .two_factor import confirmed_device, two_factor_required
 
-EXEMPT_PREFIXES = ("/static/", "/api/", "/healthz")
+EXEMPT_PREFIXES = ("/static/", "/api/", "/healthz", "/fhir/")
 PATIENT_PREFIXES = ("/portal/", "/q/", "/intake/", "/c/", "/consent/p/", "/schedule/p/", "/sessions/p/")
 PATIENT_HOME = "/portal/"
 

@@ -18,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
+from ketaflow.changes import announce
 from ketaflow.clinics.models import Clinic, Organization
 from ketaflow.phones import normalise_phone
 from ketaflow.validation import FieldError, ValidationFailed
@@ -256,6 +257,7 @@ def set_staff_active(actor: Actor, staff_id: uuid.UUID | str, active: bool) -> S
                 raise ValidationFailed.single(None, "Only an owner can deactivate an owner.")
         staff.user.is_active = active
         staff.user.save(update_fields=["is_active"])
+        announce(StaffMember, [staff])
         if not active:
             ApiToken.objects.filter(user=staff.user, revoked_at__isnull=True).update(
                 revoked_at=timezone.now()

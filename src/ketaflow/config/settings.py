@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "ketaflow.billing",
     "ketaflow.ledger",
     "ketaflow.sessions",
+    "ketaflow.fhir",
     "ketaflow.web",
 ]
 

@@ -11,3 +11,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; prod is Argon2
+# The Django test client's transaction is invisible to another thread: run bulk exports inline.
+KETAFLOW_FHIR_EXPORT_INLINE = True

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ketaflow.fhir import views as fhir_views
 from ketaflow.measurement.pdf_views import progress_summary_pdf
 from ketaflow.web.views import healthz
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("audit/", include("ketaflow.audit.urls")),
     path("measures/", include("ketaflow.measurement.urls")),
     path("api/", include("ketaflow.api.urls")),
+    path("fhir", fhir_views.system),  # a transaction Bundle POSTed to the base URL without a slash
+    path("fhir/", include("ketaflow.fhir.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]

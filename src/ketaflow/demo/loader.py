@@ -27,6 +27,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import Entry, record_many
 from ketaflow.clinics.models import Organization
+from ketaflow.fhir.projection import reindex
 from ketaflow.patients.fields import search_text_for
 from ketaflow.patients.models import Allergy, Condition, Patient, PatientAlert
 
@@ -80,6 +81,7 @@ class DemoSummary:
     evaluations: dict[str, int] = field(default_factory=dict)  # the evaluation pathway's records, by kind
     plans: dict[str, int] = field(default_factory=dict)  # plans, appointments and invoices, by kind
     sessions: dict[str, int] = field(default_factory=dict)  # the last month's sessions, ledger, REMS, home
+    fhir: dict[str, int] = field(default_factory=dict)  # the FHIR projection after the load
 
 
 def demo_organization() -> Organization | None:
@@ -138,6 +140,7 @@ def load_demo(
             progress(len(batch))
     evaluations = load_evaluations(organization, showcase_patients(organization, timezone.localdate()))
     plans, sessions = load_plans(organization, timezone.now())
+    projected = reindex(organization.pk)  # the demo bulk-inserts rows, bypassing the save signals
     return DemoSummary(
         organization_id=organization.pk,
         clinics=tuple(clinic.name for clinic in clinics),
@@ -148,6 +151,7 @@ def load_demo(
         evaluations=evaluations,
         plans=plans,
         sessions=sessions,
+        fhir={"resources written": projected.written, "resources unchanged": projected.unchanged},
     )
 
 

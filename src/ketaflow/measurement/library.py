@@ -11,6 +11,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
+from ketaflow.changes import announce
 from ketaflow.clinical.instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
 from ketaflow.validation import NotFound, ValidationFailed
 
@@ -56,7 +57,9 @@ def load_clinic_instrument(actor: Actor, document: dict[str, Any]) -> ClinicInst
     try:
         with transaction.atomic():
             scope = ClinicInstrument.objects.for_organization(actor.organization_id)
-            scope.filter(instrument_id=instrument.id).update(is_active=False)
+            retired = list(scope.filter(instrument_id=instrument.id, is_active=True))
+            scope.filter(pk__in=[r.pk for r in retired]).update(is_active=False)
+            announce(ClinicInstrument, retired)
             row = ClinicInstrument.objects.create(
                 organization_id=actor.organization_id,
                 instrument_id=instrument.id,

@@ -19,6 +19,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
+from ketaflow.changes import announce
 from ketaflow.clinical.instruments import AnswerError, Answers, Instrument, Score, score_instrument
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import _load
@@ -159,7 +160,8 @@ def store_response(
         findings=list(result.findings),
         invitation=invitation,
     )
-    ScoreObservation.objects.bulk_create(observations_for(instrument, result, response))
+    scores = ScoreObservation.objects.bulk_create(observations_for(instrument, result, response))
+    announce(ScoreObservation, scores)
     record(
         actor,
         Action.CREATE,
@@ -251,9 +253,9 @@ def mark_entered_in_error(actor: Actor, response_id: uuid.UUID | str, reason: st
             raise ValidationFailed.single(None, "This response is already marked as entered in error.")
         response.status = QuestionnaireResponse.Status.ENTERED_IN_ERROR
         response.save(update_fields=["status"])
-        ScoreObservation.objects.for_organization(actor.organization_id).filter(response=response).update(
-            is_current=False
-        )
+        scores = ScoreObservation.objects.for_organization(actor.organization_id).filter(response=response)
+        scores.update(is_current=False)
+        announce(ScoreObservation, scores)
         record(
             actor,
             Action.UPDATE,

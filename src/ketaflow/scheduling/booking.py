@@ -22,6 +22,7 @@ from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import ROLE_LABELS, Permission, Role
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
+from ketaflow.changes import announce
 from ketaflow.clinics.models import Clinic, Room
 from ketaflow.measurement.models import Treatment
 from ketaflow.measurement.schedule import refresh_due
@@ -359,6 +360,7 @@ def _write(
         AppointmentStaff(organization_id=org, appointment=appointment, staff=m, role=role)
         for m, role in staffing
     )
+    announce(Appointment, [appointment])  # its staff rows are written after its own save
     claims = [
         Occupancy(organization_id=org, appointment=appointment, room=room, slot=s) for s in slots if room
     ]

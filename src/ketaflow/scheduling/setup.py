@@ -18,6 +18,7 @@ from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Permission, Role
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import record
+from ketaflow.changes import announce
 from ketaflow.clinics.models import Clinic
 from ketaflow.validation import FieldError, ValidationFailed
 
@@ -68,6 +69,8 @@ def update_type(
         kind.save()
         after = {f: getattr(kind, f) for f in TYPE_FIELDS}
         changed = {f: {"from": before[f], "to": after[f]} for f in TYPE_FIELDS if before[f] != after[f]}
+        if {"name", "instructions"} & changed.keys():  # FHIR Appointments carry both
+            announce(Appointment, Appointment.objects.filter(appointment_type=kind))
         record(actor, Action.UPDATE, "AppointmentType", kind.pk, detail={"key": kind.key, "changed": changed})
     return kind
 

@@ -24,6 +24,7 @@ from ketaflow.accounts.actor import Actor
 from ketaflow.accounts.roles import Permission
 from ketaflow.audit.models import Action
 from ketaflow.audit.trail import Entry, record, record_many
+from ketaflow.changes import announce
 from ketaflow.clinical import dose_events as core
 from ketaflow.patients.models import VitalSigns
 from ketaflow.validation import FieldError, ValidationFailed
@@ -180,6 +181,7 @@ def ingest_batch(actor: Actor, session_id: uuid.UUID | str, readings: list[dict[
             for when, clean, device in items
         ]
         vitals = VitalSigns.objects.bulk_create([s.vitals for s in sets], batch_size=500)
+        announce(VitalSigns, vitals)
         SessionVitals.objects.bulk_create([s.link for s in sets], batch_size=500)
         alerts = VitalAlert.objects.bulk_create([a for s in sets for a in s.alerts], batch_size=500)
         notify_alerts(session, alerts)
