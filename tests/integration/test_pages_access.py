@@ -25,6 +25,7 @@ from ketaflow.consent.models import Consent, ConsentTemplate
 from ketaflow.eligibility.models import EligibilityDecision, EligibilitySettings
 from ketaflow.enquiries.models import Lead
 from ketaflow.evaluation.models import Evaluation
+from ketaflow.fhir.models import ExportJob
 from ketaflow.intake.models import Intake
 from ketaflow.ledger.models import Balance, Count, CountLine, Entry, Lot, Product, StorageLocation
 from ketaflow.measurement.models import (
@@ -87,6 +88,7 @@ pytestmark = PAGE_TEST_MARKS
 PAGE_NAMESPACES = (
     "web", "accounts", "patients", "staff", "clinics", "audit", "measures", "enquiries", "intake",
     "evaluation", "eligibility", "consent", "plans", "scheduling", "billing", "sessions", "ledger",
+    "fhir_pages",
 )
 # Path arguments that carry no record id; everything else names a record of the stranger.
 NON_ID_KWARGS = frozenset({"tab", "route", "setting"})
@@ -112,6 +114,14 @@ def evaluation_records(practice, label: str) -> dict[str, list[str]]:
         "consent_id": [str(consent.pk)], "consent_template_id": [str(consent.template_id)],
         "route": ["iv"], "setting": ["clinic"],
     }
+
+
+def export_records(practice) -> dict[str, list[str]]:
+    """A completed FHIR export job of `practice` (its file is never reached across organizations)."""
+    job = ExportJob.objects.create(organization=practice.org, level="system", request_url="x",
+                                   status="completed",
+                                   output=[{"type": "Patient", "file": "Patient.ndjson", "count": 1}])
+    return {"job_id": [str(job.pk)], "file_name": ["Patient.ndjson"]}
 
 
 def page_urls() -> list[tuple[str, tuple[str, ...]]]:
@@ -164,6 +174,7 @@ def stranger_records(stranger) -> StrangerRecords:
             **evaluation_records(stranger, "Quokka"),
             **treatment_records(stranger, "Quokka"),
             **session_records(stranger, "Quokka"),
+            **export_records(stranger),
         },
         secrets=["Zephyrstrange", "ZZ-424242", "Faraway Quokka Clinic", "stranger.owner.kumquat",
                  "Quokka Chair", "Stranger condition note", "Kumquatine", "Stranger alert marmalade",
@@ -266,6 +277,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_from_every_staff_page(practice)
         **evaluation_records(practice, "Ours"),
         **treatment_records(practice, "Ours"),
         **session_records(practice, "Ours"),
+        **export_records(practice),
     }
     for name, params in page_urls():
         if name in open_pages:

@@ -26,6 +26,7 @@ urlpatterns = [
     path("sessions/", include("ketaflow.sessions.urls")),
     path("ledger/", include("ketaflow.ledger.urls")),
     path("staff/", include("ketaflow.accounts.staff_urls")),
+    path("settings/fhir/", include("ketaflow.fhir.page_urls")),
     path("settings/", include("ketaflow.clinics.urls")),
     path("audit/", include("ketaflow.audit.urls")),
     path("measures/", include("ketaflow.measurement.urls")),

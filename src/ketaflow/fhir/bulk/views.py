@@ -92,7 +92,9 @@ def manifest(request: HttpRequest, job: ExportJob) -> dict[str, object]:
             {
                 "type": item["type"],
                 "count": item["count"],
-                "url": request.build_absolute_uri(reverse("fhir:fhir-bulk-file", args=[job.pk, item["file"]])),
+                "url": request.build_absolute_uri(
+                    reverse("fhir:fhir-bulk-file", args=[job.pk, item["file"]])
+                ),
             }
             for item in job.output
         ],
