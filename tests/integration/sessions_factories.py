@@ -23,6 +23,7 @@ from ketaflow.ledger.models import Lot, Product, StorageLocation
 from ketaflow.ledger.stock import receive
 from ketaflow.measurement.models import Treatment
 from ketaflow.plans.models import OPEN_PHASES, TreatmentPlan
+from ketaflow.scheduling.calendar import today_in
 from ketaflow.scheduling.defaults import ensure_appointment_types
 from ketaflow.scheduling.models import Appointment, AppointmentType
 from ketaflow.sessions.checkin import check_in, record_checklist
@@ -96,7 +97,7 @@ def stock(
     location, _ = StorageLocation.objects.get_or_create(
         organization=practice.org, clinic=practice.clinic, name="Main safe"
     )
-    expires = timezone.localdate() + timedelta(days=expires_in_days)
+    expires = today_in(practice.clinic) + timedelta(days=expires_in_days)
     entry = receive(
         nurse(practice),
         product_id=product.pk,
@@ -113,7 +114,7 @@ def stock(
 def expired_lot(practice: Any, drug: str = "ketamine") -> tuple[Product, StorageLocation, Lot]:
     """A lot of `drug` received earlier and now past its expiry date."""
     product, location, lot = stock(practice, drug, expires_in_days=30)
-    Lot.objects.filter(pk=lot.pk).update(expires_on=timezone.localdate() - timedelta(days=1))
+    Lot.objects.filter(pk=lot.pk).update(expires_on=today_in(practice.clinic) - timedelta(days=1))
     lot.refresh_from_db()
     return product, location, lot
 
@@ -170,7 +171,7 @@ def enrol_rems(practice: Any) -> RemsEnrolment:
     found, _ = RemsEnrolment.objects.get_or_create(
         organization=practice.org,
         patient=practice.patient,
-        defaults={"enrolled_on": timezone.localdate(), "rems_patient_id": "REMS-SYN-001"},
+        defaults={"enrolled_on": today_in(practice.clinic), "rems_patient_id": "REMS-SYN-001"},
     )
     return found
 

@@ -386,7 +386,8 @@ BODIES: dict[tuple[str, str], Callable[[Objects], dict[str, Any]]] = {
     ("post", "/sessions/{session_id}/note/sign"): lambda o: {},
     ("post", "/sessions/{session_id}/note/amendments"): lambda o: {"note": "Hijacked", "reason": "Hijacked"},
     ("post", "/rems/forms/{form_id}/submit"): lambda o: {"confirmation": "Hijacked"},
-    ("post", "/patients/{patient_id}/rems-enrolment"): lambda o: {"enrolled_on": str(timezone.localdate())},
+    ("post", "/patients/{patient_id}/rems-enrolment"): lambda o: {
+        "enrolled_on": str(timezone.localdate() - timedelta(days=1))},  # past in every clinic's day
     ("post", "/ledger/receipts"): lambda o: {
         "product_id": str(o.sessions.stock[0].pk), "lot_number": f"{o.label}-MATRIX",
         "expires_on": str(timezone.localdate() + timedelta(days=365)), "supplier": "Hijacked",

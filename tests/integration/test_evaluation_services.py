@@ -18,6 +18,7 @@ from ketaflow.evaluation.models import Evaluation
 from ketaflow.patients.medications import add_medication, current_medications, stop_medication
 from ketaflow.patients.models import Medication, VitalSigns
 from ketaflow.patients.vital_signs import record_vitals
+from ketaflow.scheduling.calendar import today_in
 from ketaflow.validation import Forbidden, NotFound, ValidationFailed
 from tests.factories import ConditionFactory, actor_of
 
@@ -141,7 +142,7 @@ def test_a_contradictory_trial_is_refused_naming_the_row_and_field(practice, nur
 # ---------- Labs ----------
 
 def test_labs_are_saved_with_their_dates_and_results(practice, nurse):
-    taken = timezone.localdate() - timedelta(days=3)
+    taken = today_in(practice.clinic) - timedelta(days=3)
     evaluation = services.save_labs(nurse, practice.patient.pk, {
         "ecg_date": taken, "ecg_result": "abnormal", "ecg_note": "Left bundle branch block",
         "liver_tests_date": None, "liver_tests_result": "",
@@ -157,7 +158,7 @@ def test_a_lab_date_in_the_future_a_result_without_a_date_and_a_date_before_birt
     practice, nurse
 ):
     found = errors_of(services.save_labs, nurse, practice.patient.pk, {
-        "ecg_date": timezone.localdate() + timedelta(days=2), "ecg_result": "normal",
+        "ecg_date": today_in(practice.clinic) + timedelta(days=2), "ecg_result": "normal",
         "liver_tests_result": "normal",
         "urine_drug_screen_date": date(1970, 1, 1), "urine_drug_screen_result": "normal",
     })
@@ -166,7 +167,7 @@ def test_a_lab_date_in_the_future_a_result_without_a_date_and_a_date_before_birt
         "urine_drug_screen_date": "The date is before the patient was born.",
     }
     found = errors_of(services.save_labs, nurse, practice.patient.pk,
-                      {"liver_tests_result": "normal", "ecg_date": timezone.localdate()})
+                      {"liver_tests_result": "normal", "ecg_date": today_in(practice.clinic)})
     assert found == {"liver_tests_date": "Enter the date of the liver tests.",
                      "ecg_result": "Enter the ECG result, or clear its date."}
     assert not Evaluation.objects.exists()
@@ -231,7 +232,7 @@ def test_saving_after_completion_starts_a_re_evaluation_carrying_the_answers_for
 ):
     ready_to_complete(practice, nurse)
     services.update_evaluation(nurse, practice.patient.pk, {
-        "facts": {"pregnant": False}, "trials": [SERTRALINE], "ecg_date": timezone.localdate(),
+        "facts": {"pregnant": False}, "trials": [SERTRALINE], "ecg_date": today_in(practice.clinic),
         "ecg_result": "normal", "notes": "Initial evaluation.",
     })
     first = services.complete_evaluation(prescriber, practice.patient.pk)

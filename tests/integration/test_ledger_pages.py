@@ -11,6 +11,7 @@ from django.utils import timezone
 from ketaflow.accounts.roles import Role
 from ketaflow.ledger import counts, setup
 from ketaflow.ledger.models import Balance, Count, Entry, Lot, Product, StorageLocation
+from ketaflow.scheduling.calendar import today_in
 from tests.integration.pages import PAGE_TEST_MARKS, field_error, htmx, signed_in, text_of
 from tests.integration.sessions_factories import second_nurse
 from tests.integration.test_ledger_services import handler, received, shelf, stopped_early, witness_id
@@ -160,7 +161,7 @@ def test_a_transfer_and_a_count_with_its_reconciliation_through_the_pages(practi
 def test_the_reports_page_previews_with_htmx_and_downloads_csv_and_pdf(practice):
     entry = received(practice, "1000")
     client = nurse_client(practice)
-    today = timezone.localdate()
+    today = today_in(practice.clinic)
     params = {
         "kind": "periodic",
         "location": str(entry.location_id),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.patients.models import VitalSigns
+from ketaflow.scheduling.calendar import today_in
 from ketaflow.sessions.models import SessionVitals, TreatmentSession, VitalAlert
 from tests.integration.sessions_factories import (
     NORMAL_VITALS,
@@ -255,7 +256,7 @@ def test_the_session_list_pages_newest_first_and_filters_by_day_and_status(pract
 
     page = nurse.get("/sessions", {"page_size": 2}).json()
     today = nurse.get(
-        "/sessions", {"date": timezone.localtime(first.checked_in_at).date().isoformat()}
+        "/sessions", {"date": today_in(practice.clinic, first.checked_in_at).isoformat()}
     ).json()
     dosing = nurse.get("/sessions", {"status": "dosing"}).json()
 

@@ -15,6 +15,7 @@ from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEvent
 from ketaflow.patients.medications import add_medication
 from ketaflow.plans.measures import clinic_today
+from ketaflow.scheduling.calendar import today_in
 from ketaflow.sessions.doses import record_event
 from ketaflow.sessions.effects import record_side_effect
 from ketaflow.sessions.models import RemsEnrolment, RemsForm, TreatmentSession
@@ -129,7 +130,7 @@ def _form(practice, plan, *, due_in_days: int, status: str = "due") -> RemsForm:
         patient=practice.patient,
         session=session,
         fields={"fields": []},
-        due_on=timezone.localdate() + timedelta(days=due_in_days),
+        due_on=today_in(practice.clinic) + timedelta(days=due_in_days),
         status=status,
         submitted_at=now if status == "submitted" else None,
     )
@@ -142,7 +143,7 @@ def test_the_board_splits_overdue_from_due_and_lists_patients_not_enrolled(pract
         _form(practice, plan, due_in_days=3),
         _form(practice, plan, due_in_days=1, status="submitted"),
     )
-    board = rems_board(nurse(practice), timezone.localdate())
+    board = rems_board(nurse(practice), today_in(practice.clinic))
     assert (board.overdue, board.due, board.submitted) == ([overdue], [due], [submitted])
     assert [m.patient for m in board.missing_enrolments] == [practice.patient]
 
@@ -153,11 +154,11 @@ def test_the_board_splits_overdue_from_due_and_lists_patients_not_enrolled(pract
     html = page.content.decode()
     assert all(html.count(f'data-rems-form="{f.pk}"') == 1 for f in (overdue, due, submitted))
     assert html.index(str(overdue.pk)) < html.index('id="due-title"') < html.index(str(due.pk))
-    assert f"Submitted {timezone.localdate():%d %b %Y}" in text
+    assert f"Submitted {timezone.localtime(submitted.submitted_at):%d %b %Y}" in text
     assert reverse("sessions:rems_enrol", kwargs={"patient_id": practice.patient.pk}) in page.content.decode()
 
     enrol(nurse(practice), practice.patient.pk, enrolled_on=clinic_today(practice.patient))
-    assert rems_board(nurse(practice), timezone.localdate()).missing_enrolments == []
+    assert rems_board(nurse(practice), today_in(practice.clinic)).missing_enrolments == []
     listed = AuditEvent.objects.filter(object_type="RemsForm", action="list", detail__purpose="rems-board")
     assert listed.count() == 3 and listed.first().detail["overdue"] == 1
 
