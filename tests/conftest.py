@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from hypothesis import HealthCheck, settings
 
 from ketaflow.accounts.models import StaffMember
 from ketaflow.accounts.roles import Role
@@ -21,6 +22,11 @@ class Practice:
     clinic: Clinic
     staff: dict[Role, StaffMember]
     patient: Patient
+
+
+# Property tests assert outcomes, never speed: a busy CI machine must not fail them for slowness.
+settings.register_profile("ketaflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ketaflow")
 
 
 @pytest.fixture(autouse=True)

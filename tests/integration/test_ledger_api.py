@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ketaflow.accounts.roles import Role
 from ketaflow.ledger.models import Balance, Entry, StorageLocation
+from ketaflow.scheduling.calendar import today_in
 from tests.integration.sessions_factories import second_nurse, stock
 from tests.integration.test_api_support import API_TEST_MARKS, api_as, field_errors
 
@@ -118,7 +119,7 @@ def test_expiring_stock_is_listed_with_its_days_left(practice):
         (lot.expires_on - timezone.localdate()).days,
         "5000",
     )
-    assert alert["expires_on"] == (timezone.localdate() + timedelta(days=20)).isoformat()
+    assert alert["expires_on"] == (today_in(practice.clinic) + timedelta(days=20)).isoformat()
 
 
 def test_another_organizations_lot_is_not_found_and_their_ids_in_a_body_are_refused(practice, stranger):
