@@ -245,10 +245,14 @@ def search_bundle(
         .order_by(*order_by(resource_type, plan.sort))
     )
     with transaction.atomic():
-        total = rows.count() if plan.with_total else None
         found: list[tuple[str, str]] = []
         if plan.count:
             found = list(rows.values_list("resource_id", "body")[plan.offset : plan.offset + plan.count + 1])
+        total = None
+        if plan.with_total:
+            # A first page with room to spare holds every match: no second query to count them.
+            complete = plan.count and plan.offset == 0 and len(found) <= plan.count
+            total = len(found) if complete else rows.count()
         page = Page(plan.count, plan.offset, has_next=len(found) > plan.count, total=total)
         record(
             actor,
