@@ -271,9 +271,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 # --- Chromium ------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium under Playwright; skipped locally when missing, a failure in CI."""
+    """Debian's Chromium under Playwright; skipped locally when missing, a failure in CI.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the thread while it is
+    open, and Django refuses database calls from such a thread. Test workers run whole files in
+    any order, so the browser must be closed before the worker moves on to a database test file."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
         if os.environ.get("KETAFLOW_REQUIRE_BROWSER") == "1":
