@@ -92,8 +92,8 @@ def store(
     organization_id: uuid.UUID, source: str, bodies: Iterable[dict[str, Any]]
 ) -> list[tuple[StoredResource, bool]]:
     """Make the stored resources of `source` exactly `bodies`; each row written or kept, and
-    whether it changed. With no `source` (a resource created through the API with no domain row
-    yet), the resource is matched by type and id."""
+    whether it changed. With no `source` (resources planted directly, as the tests and benchmarks
+    do), the resource is matched by type and id."""
     now = timezone.now()
     existing = (
         {
